@@ -1,0 +1,26 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the classiclink.mirror collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Options every classiclink.mirror module shares.
+    DOCUMENTATION = r"""
+options:
+  link_tag_keys:
+    description:
+      - Tag keys that declare a source group's target VPC (the link tag).
+      - The first key is the one written when O(vpc_id) sets a link tag on a group that has none.
+      - A group carrying several of these keys with different values is an error for that group.
+    type: list
+    elements: str
+    default: ['classiclinkmirror:linkToVPC', 'classicmirror:linkToVPC']
+  concurrency:
+    description:
+      - How many independent groups or instances are changed at the same time.
+      - EC2 throttles mutating calls per account; throttled calls are retried with jittered backoff.
+    type: int
+    default: 4
+"""

@@ -1,0 +1,29 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the classiclink.mirror collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Argument-spec pieces shared by the modules (documented in doc_fragments/mirror.py)."""
+
+from __future__ import annotations
+
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.classiclink.mirror.plugins.module_utils.apply import DEFAULT_CONCURRENCY
+from ansible_collections.classiclink.mirror.plugins.module_utils.tags import LINK_TAG_KEYS
+
+COMMON_ARGS = dict(
+    link_tag_keys=dict(type="list", elements="str", default=list(LINK_TAG_KEYS), no_log=False),
+    concurrency=dict(type="int", default=DEFAULT_CONCURRENCY),
+)
+
+
+def ec2_client(module):
+    """The EC2 client of a module, with amazon.aws's retrying wrapper."""
+    return module.client("ec2", retry_decorator=AWSRetry.jittered_backoff(retries=10))
+
+
+def check_common(module) -> None:
+    if not module.params["link_tag_keys"]:
+        module.fail_json(msg="link_tag_keys must name at least one tag key")
+    if module.params["concurrency"] < 1:
+        module.fail_json(msg="concurrency must be 1 or more, got %d" % module.params["concurrency"])

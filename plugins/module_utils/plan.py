@@ -1,0 +1,393 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the classiclink.mirror collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Plan: Snapshot + options -> what each pair needs. Pure: no boto3, no AnsibleModule.
+
+The plan is at once the check-mode answer, the ``--diff``, the module's return
+value and the executor's input, so check mode and a real run cannot disagree.
+A mirror that does not exist yet is named by a placeholder id
+(:func:`placeholder`) wherever rules refer to it; the executor swaps in the
+real id once it has created the group. That is what lets a reference cycle
+(A allows B, B allows A) converge in one pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
+    ALL_PROTOCOLS,
+    CIDR_IP,
+    DEFAULT_RULES_QUOTA,
+    DIRECTIONS,
+    EGRESS,
+    GROUP,
+    PREFIX_LIST,
+    Rule,
+    RuleDiff,
+    RuleSet,
+    apply_diff,
+    describe_rule,
+    diff_rules,
+    in_direction,
+    quota_count,
+)
+from ansible_collections.classiclink.mirror.plugins.module_utils.snapshot import SecurityGroup, Snapshot
+from ansible_collections.classiclink.mirror.plugins.module_utils.tags import (
+    LINK_TAG_KEYS,
+    MIRRORED_FROM_TAG,
+    MIRRORED_TO_TAG,
+    NO_TAG_CHANGE,
+    TagChange,
+    is_group_id,
+    is_vpc_id,
+    plan_tags,
+    read_link_tag,
+)
+
+PLACEHOLDER_PREFIX = "new-mirror-of-"
+DEFAULT_GROUP_NAME = "default"
+CLASSIC_ELB_OWNER = "amazon-elb"
+# What EC2 gives every new VPC security group.
+NEW_GROUP_RULES: RuleSet = {Rule(EGRESS, ALL_PROTOCOLS, None, None, CIDR_IP, "0.0.0.0/0"): None}
+
+
+def placeholder(source_id: str) -> str:
+    """The id a not-yet-created mirror has inside a plan."""
+    return PLACEHOLDER_PREFIX + source_id
+
+
+@dataclass(frozen=True)
+class MirrorOptions:
+    state: str = "present"
+    purge_rules: bool = True
+    egress: str = "auto"  # auto | yes | no
+    tags: Optional[Mapping[str, str]] = None
+    purge_tags: bool = True
+    adopt: bool = False
+    link_tag_keys: Tuple[str, ...] = LINK_TAG_KEYS
+    rules_quota: int = DEFAULT_RULES_QUOTA
+    vpc_id: Optional[str] = None  # overrides (and rewrites) the sources' link tags
+
+
+@dataclass(frozen=True)
+class CreateMirror:
+    name: str
+    description: str
+    vpc_id: str
+    tags: Mapping[str, str]
+
+
+@dataclass
+class PairPlan:
+    """Everything one (source, mirror) pair needs, and why."""
+
+    source_ref: str
+    source: Optional[SecurityGroup] = None
+    vpc_id: Optional[str] = None
+    mirror: Optional[SecurityGroup] = None
+    mirror_id: Optional[str] = None  # real id, or placeholder() when create is set
+    create: Optional[CreateMirror] = None
+    adopt: bool = False
+    referenced_only: bool = False  # created empty because another pair refers to it
+    removal: bool = False  # state=absent
+    delete_ids: Tuple[str, ...] = ()
+    mirror_tags: TagChange = NO_TAG_CHANGE
+    untag_ids: Tuple[str, ...] = ()  # default groups released by state=absent
+    source_tags: TagChange = NO_TAG_CHANGE
+    rules: Dict[str, RuleDiff] = field(default_factory=dict)
+    before: RuleSet = field(default_factory=dict)
+    after: RuleSet = field(default_factory=dict)
+    skipped_references: List[dict] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
+    error: Optional[str] = None
+
+    @property
+    def source_id(self) -> Optional[str]:
+        return self.source.id if self.source else None
+
+    @property
+    def changed(self) -> bool:
+        if self.error:
+            return False
+        return bool(
+            self.create
+            or self.delete_ids
+            or self.untag_ids
+            or not self.mirror_tags.empty
+            or not self.source_tags.empty
+            or any(not diff.empty for diff in self.rules.values())
+        )
+
+
+@dataclass
+class Plan:
+    pairs: List[PairPlan]
+
+    @property
+    def changed(self) -> bool:
+        return any(pair.changed for pair in self.pairs)
+
+    @property
+    def failed(self) -> List[PairPlan]:
+        return [pair for pair in self.pairs if pair.error]
+
+
+class _Planner:
+    def __init__(self, snapshot: Snapshot, options: MirrorOptions):
+        self.snapshot = snapshot
+        self.options = options
+        self.pairs: Dict[str, PairPlan] = {}  # source id -> pair (batch and referenced-only)
+        self.mirror_ids = set(group.id for group in snapshot.mirrors())
+        self.managed: Dict[str, str] = {}  # source id -> target VPC, for translation
+        for group in snapshot.groups.values():
+            if group.mirrored_from:
+                continue
+            declared = read_link_tag(group.tags, options.link_tag_keys).vpc_id
+            if declared:
+                self.managed[group.id] = declared
+
+    # -- sources and targets -------------------------------------------------
+
+    def resolve_source(self, ref: str) -> Tuple[Optional[SecurityGroup], Optional[str]]:
+        ref = ref.strip()
+        if is_group_id(ref):
+            group = self.snapshot.groups.get(ref)
+            if group is None:
+                return None, "source security group %s does not exist in this region; check the id and the region" % ref
+            return group, None
+        candidates = [group for group in self.snapshot.groups_named(ref) if not group.mirrored_from]
+        if not candidates:
+            return None, "no source security group named %r in this region; check the name and the region, or pass the group id" % ref
+        if len(candidates) > 1:
+            listed = ", ".join("%s in %s" % (group.id, group.vpc_id or "EC2-Classic") for group in candidates)
+            return None, "security group name %r is ambiguous (%s); pass the group id instead" % (ref, listed)
+        return candidates[0], None
+
+    def target_of(self, source: SecurityGroup) -> Tuple[Optional[str], Optional[str]]:
+        """The VPC a source mirrors into, or an error saying what to fix."""
+        link = read_link_tag(source.tags, self.options.link_tag_keys, source.label)
+        vpc_id = self.options.vpc_id
+        if vpc_id is None:
+            if link.error:
+                return None, link.error
+            if not link.present:
+                return None, "security group %s has no link tag; tag it %s=<target VPC id> or pass vpc_id" % (source.label, self.options.link_tag_keys[0])
+            vpc_id = link.vpc_id
+        elif not is_vpc_id(vpc_id):
+            return None, "vpc_id %r is not a VPC id (expected vpc- and 8 or 17 hex digits)" % vpc_id
+        if vpc_id not in self.snapshot.vpcs:
+            return None, "target VPC %s of security group %s does not exist in this region; create it or fix the link tag" % (vpc_id, source.label)
+        if vpc_id == source.vpc_id:
+            return None, "security group %s is already in target VPC %s; a group cannot be mirrored into its own VPC, fix the link tag" % (source.label, vpc_id)
+        return vpc_id, None
+
+    def locate_mirror(self, source: SecurityGroup, vpc_id: str) -> Tuple[Optional[SecurityGroup], bool, Optional[str]]:
+        """(existing mirror or None, adopt it?, error)."""
+        in_vpc = self.snapshot.groups_in_vpc(vpc_id)
+        for group in in_vpc:
+            if group.mirrored_from == source.id:
+                return group, False, None
+        for group in in_vpc:
+            if group.name != source.name:
+                continue
+            if group.mirrored_from:
+                return None, False, (
+                    "group %s in %s is already the mirror of %s; two sources named %r cannot mirror into one VPC, rename one or retarget it"
+                    % (group.label, vpc_id, group.mirrored_from, source.name)
+                )
+            if source.name == DEFAULT_GROUP_NAME or self.options.adopt:
+                return group, True, None
+            return None, False, (
+                "group %s already exists in %s and is not managed by classiclink.mirror; rename it, or set adopt to manage it as the mirror of %s"
+                % (group.label, vpc_id, source.label)
+            )
+        if source.name == DEFAULT_GROUP_NAME:
+            return None, False, "VPC %s has no default security group to map %s onto" % (vpc_id, source.label)
+        return None, False, None
+
+    def name_clash(self, source: SecurityGroup, vpc_id: str) -> Optional[str]:
+        twins = [
+            sid for sid, vid in self.managed.items()
+            if vid == vpc_id and sid != source.id and self.snapshot.groups[sid].name == source.name
+        ]
+        if twins:
+            return "sources %s and %s are both named %r and both map to %s; group names are unique in a VPC, retarget or rename one" % (
+                source.id, ", ".join(sorted(twins)), source.name, vpc_id)
+        return None
+
+    # -- pairs ---------------------------------------------------------------
+
+    def open_pair(self, ref: str, source: SecurityGroup, vpc_id: str, referenced_only: bool = False) -> PairPlan:
+        """Find or plan the mirror of ``source`` in ``vpc_id`` (no rules yet)."""
+        pair = PairPlan(source_ref=ref, source=source, vpc_id=vpc_id, referenced_only=referenced_only)
+        self.pairs[source.id] = pair
+        pair.error = source.rules_error or self.name_clash(source, vpc_id)
+        mirror, adopt, error = (None, False, None) if pair.error else self.locate_mirror(source, vpc_id)
+        pair.error = pair.error or error
+        if pair.error:
+            return pair
+        wanted_tags = {MIRRORED_FROM_TAG: source.id}
+        wanted_tags.update(self.options.tags or {})
+        if mirror is None:
+            pair.mirror_id = placeholder(source.id)
+            pair.create = CreateMirror(source.name, source.description, vpc_id, wanted_tags)
+        else:
+            pair.mirror, pair.mirror_id, pair.adopt = mirror, mirror.id, adopt
+            purge = self.options.purge_tags and self.options.tags is not None and not referenced_only
+            pair.mirror_tags = plan_tags(mirror.tags, wanted_tags if not referenced_only else {MIRRORED_FROM_TAG: source.id}, purge)
+            if mirror.description != source.description:
+                pair.warnings.append(
+                    "mirror %s keeps description %r while source %s now has %r: EC2 descriptions cannot be changed; delete the mirror to recreate it"
+                    % (mirror.label, mirror.description, source.label, source.description))
+        wanted_source_tags = {MIRRORED_TO_TAG: pair.mirror_id}
+        if self.options.vpc_id and not referenced_only:
+            link = read_link_tag(source.tags, self.options.link_tag_keys)
+            for key in link.keys or self.options.link_tag_keys[:1]:
+                wanted_source_tags[key] = self.options.vpc_id
+        pair.source_tags = plan_tags(source.tags, wanted_source_tags)
+        return pair
+
+    def mirror_reference(self, target: str, vpc_id: str) -> Tuple[Optional[str], Optional[str]]:
+        """Mirror id for a reference to managed source ``target`` (planning its mirror if needed)."""
+        pair = self.pairs.get(target)
+        if pair is None:
+            pair = self.open_pair(target, self.snapshot.groups[target], vpc_id, referenced_only=True)
+        if pair.error:
+            return None, "the mirror of %s cannot be planned: %s" % (target, pair.error)
+        return pair.mirror_id, None
+
+    def translate(self, pair: PairPlan, rules: RuleSet) -> RuleSet:
+        """Source rules -> desired mirror rules; untranslatable references are reported."""
+        source, vpc_id = pair.source, pair.vpc_id
+        desired: RuleSet = {}
+        for rule, description in rules.items():
+            if rule.kind != GROUP:
+                desired[rule] = description
+                continue
+            reason = None
+            if rule.target == source.id:
+                mirror_id = pair.mirror_id
+            elif self.managed.get(rule.target) == vpc_id and rule.target in self.snapshot.groups:
+                mirror_id, reason = self.mirror_reference(rule.target, vpc_id)
+            else:
+                mirror_id = None
+                reason = self.skip_reason(rule, source)
+            if mirror_id:
+                desired[rule.with_target(mirror_id, source.owner_id)] = description
+            else:
+                skipped = describe_rule(rule, description)
+                skipped["reason"] = reason
+                pair.skipped_references.append(skipped)
+        return desired
+
+    def skip_reason(self, rule: Rule, source: SecurityGroup) -> str:
+        if rule.user_id == CLASSIC_ELB_OWNER:
+            return "the EC2-Classic load balancer group has no VPC equivalent; allow the VPC load balancer's group on the mirror by hand (it is preserved)"
+        if rule.user_id and rule.user_id != source.owner_id:
+            return "group %s belongs to account %s and cannot be mirrored" % (rule.target, rule.user_id)
+        if rule.target in self.managed:
+            return "group %s is mirrored into %s, not %s" % (rule.target, self.managed[rule.target], self.managed.get(source.id, "this VPC"))
+        return "group %s is not managed by classiclink.mirror (no link tag); tag it to mirror the reference" % rule.target
+
+    def plan_rules(self, pair: PairPlan) -> None:
+        source, options = pair.source, self.options
+        mirror_egress = options.egress == "yes" or (options.egress == "auto" and not source.is_classic)
+        directions = DIRECTIONS if mirror_egress else DIRECTIONS[:1]
+        current = dict(pair.mirror.rules) if pair.mirror else dict(NEW_GROUP_RULES)
+        desired_all = self.translate(pair, {r: d for r, d in source.rules.items() if r.direction in directions})
+        managed_ids = self.mirror_ids | set(p.mirror_id for p in self.pairs.values() if p.mirror_id)
+
+        def keep(rule: Rule) -> bool:
+            if not options.purge_rules:
+                return True
+            if rule.kind == GROUP:
+                return rule.target not in managed_ids
+            return rule.kind == PREFIX_LIST and source.is_classic
+
+        pair.before = current
+        after = dict(current)
+        for direction in directions:
+            now = in_direction(current, direction)
+            diff = diff_rules(in_direction(desired_all, direction), now, keep)
+            final = apply_diff(now, diff)
+            needed = quota_count(final)
+            if needed > options.rules_quota:
+                pair.error = (
+                    "mirror of %s would need %d %s rules but the quota is %d per group; remove rules from the source, "
+                    "or raise the EC2 quota and rules_quota" % (source.label, needed, direction, options.rules_quota))
+                pair.rules = {}
+                return
+            if quota_count(set(now) | set(diff.authorize)) > options.rules_quota:
+                diff = RuleDiff(diff.authorize, diff.revoke, diff.update, revoke_first=True)
+            pair.rules[direction] = diff
+            after = {r: d for r, d in after.items() if r.direction != direction}
+            after.update(final)
+        pair.after = after
+
+    def plan_absent(self, ref: str, source: Optional[SecurityGroup]) -> PairPlan:
+        pair = PairPlan(source_ref=ref, source=source, removal=True)
+        source_id = source.id if source else ref
+        vpc_id = self.options.vpc_id
+        if vpc_id is None and source is not None:
+            vpc_id = read_link_tag(source.tags, self.options.link_tag_keys).vpc_id
+        mirrors = [group for group in self.snapshot.mirrors() if group.mirrored_from == source_id]
+        if vpc_id and any(group.vpc_id == vpc_id for group in mirrors):
+            mirrors = [group for group in mirrors if group.vpc_id == vpc_id]
+        pair.vpc_id = mirrors[0].vpc_id if mirrors else vpc_id
+        pair.mirror = mirrors[0] if mirrors else None
+        pair.mirror_id = pair.mirror.id if pair.mirror else None
+        pair.before = dict(pair.mirror.rules) if pair.mirror else {}
+        pair.delete_ids = tuple(group.id for group in mirrors if group.name != DEFAULT_GROUP_NAME)
+        pair.untag_ids = tuple(group.id for group in mirrors if group.name == DEFAULT_GROUP_NAME)
+        if source is not None and MIRRORED_TO_TAG in source.tags:
+            pair.source_tags = TagChange({}, (MIRRORED_TO_TAG,))
+        return pair
+
+
+def plan_pairs(snapshot: Snapshot, source_refs: Sequence[str], options: MirrorOptions) -> Plan:
+    """Plan every requested pair from one Snapshot."""
+    planner = _Planner(snapshot, options)
+    ordered: List[PairPlan] = []
+    resolved: List[Tuple[str, SecurityGroup, str]] = []  # (ref, source, target VPC)
+    seen = set()
+    for ref in source_refs:
+        source, error = planner.resolve_source(ref)
+        if source is not None and source.id in seen:
+            continue
+        if options.state == "absent":
+            if error and not (is_group_id(ref.strip()) and "does not exist" in error):
+                ordered.append(PairPlan(source_ref=ref, error=error))
+            else:
+                ordered.append(planner.plan_absent(ref.strip(), source))
+            if source is not None:
+                seen.add(source.id)
+            continue
+        if error:
+            ordered.append(PairPlan(source_ref=ref, error=error))
+            continue
+        seen.add(source.id)
+        vpc_id, error = planner.target_of(source)
+        if error:
+            planner.managed.pop(source.id, None)
+            ordered.append(PairPlan(source_ref=ref, source=source, vpc_id=vpc_id, error=error))
+            continue
+        planner.managed[source.id] = vpc_id
+        resolved.append((ref, source, vpc_id))
+    # Open every requested pair before translating any rules, so references between
+    # requested sources find their pair (and placeholder) whatever the order.
+    opened: List[PairPlan] = []
+    for ref, source, vpc_id in resolved:
+        pair = planner.pairs.get(source.id)
+        if pair is None or pair.referenced_only:
+            pair = planner.open_pair(ref, source, vpc_id)
+        opened.append(pair)
+    for pair in opened:
+        if not pair.error:
+            planner.plan_rules(pair)
+    ordered.extend(opened)
+    batch_ids = set(pair.source_id for pair in ordered)
+    ordered.extend(pair for sid, pair in planner.pairs.items() if sid not in batch_ids)
+    return Plan(ordered)

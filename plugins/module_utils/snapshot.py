@@ -1,0 +1,163 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the classiclink.mirror collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Describe: everything a run needs from one region, read once into a Snapshot.
+
+All pairs of a run plan from the same Snapshot, so a batch of N groups costs a
+handful of paginated describes, not N of them. The Snapshot types are plain
+data; :func:`load_snapshot` is the only part that talks to EC2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
+    EGRESS,
+    INGRESS,
+    RuleError,
+    RuleSet,
+    flatten,
+)
+from ansible_collections.classiclink.mirror.plugins.module_utils.tags import (
+    LINK_TAG_KEYS,
+    MIRRORED_FROM_TAG,
+    is_group_id,
+    is_vpc_id,
+    read_link_tag,
+    tag_dict,
+)
+
+
+@dataclass(frozen=True)
+class SecurityGroup:
+    id: str
+    name: str
+    description: str
+    vpc_id: Optional[str]  # None for an EC2-Classic group
+    owner_id: str
+    tags: Mapping[str, str]
+    rules: RuleSet  # both directions
+    rules_error: Optional[str] = None  # rules EC2 returned that could not be read
+
+    @property
+    def is_classic(self) -> bool:
+        return self.vpc_id is None
+
+    @property
+    def mirrored_from(self) -> Optional[str]:
+        return self.tags.get(MIRRORED_FROM_TAG)
+
+    @property
+    def label(self) -> str:
+        return "%s (%s)" % (self.name, self.id)
+
+
+@dataclass(frozen=True)
+class Vpc:
+    id: str
+    is_default: bool = False
+    classiclink_enabled: Optional[bool] = None  # None: not described
+
+
+@dataclass
+class Snapshot:
+    """One region as the run saw it."""
+
+    groups: Dict[str, SecurityGroup] = field(default_factory=dict)
+    vpcs: Dict[str, Vpc] = field(default_factory=dict)
+
+    def add_group(self, group: SecurityGroup) -> None:
+        self.groups[group.id] = group
+
+    def groups_named(self, name: str) -> List[SecurityGroup]:
+        return [group for group in self.groups.values() if group.name == name]
+
+    def groups_in_vpc(self, vpc_id: str) -> List[SecurityGroup]:
+        return [group for group in self.groups.values() if group.vpc_id == vpc_id]
+
+    def mirrors(self) -> List[SecurityGroup]:
+        """Every group carrying the mirroredFrom tag, in any VPC."""
+        return [group for group in self.groups.values() if group.mirrored_from]
+
+
+def group_from_description(raw: Mapping) -> SecurityGroup:
+    """One ``DescribeSecurityGroups`` entry -> SecurityGroup (rules flattened)."""
+    owner = raw.get("OwnerId", "")
+    rules: RuleSet = {}
+    error = None
+    try:
+        rules.update(flatten(raw.get("IpPermissions"), INGRESS, owner))
+        rules.update(flatten(raw.get("IpPermissionsEgress"), EGRESS, owner))
+    except RuleError as exc:
+        error = "security group %s (%s) has a rule that cannot be read: %s" % (raw.get("GroupName"), raw["GroupId"], exc)
+    return SecurityGroup(
+        id=raw["GroupId"],
+        name=raw.get("GroupName", ""),
+        description=raw.get("Description", ""),
+        vpc_id=raw.get("VpcId") or None,
+        owner_id=owner,
+        tags=tag_dict(raw.get("Tags")),
+        rules=rules,
+        rules_error=error,
+    )
+
+
+@AWSRetry.jittered_backoff()
+def _paginate(client, operation: str, key: str, **params) -> List[dict]:
+    """All pages of one describe; retried as a whole when EC2 throttles."""
+    return client.get_paginator(operation).paginate(**params).build_full_result().get(key, [])
+
+
+def describe_groups(client, filters: Sequence[dict]) -> List[dict]:
+    return _paginate(client, "describe_security_groups", "SecurityGroups", Filters=list(filters))
+
+
+def load_snapshot(
+    client,
+    link_tag_keys: Sequence[str] = LINK_TAG_KEYS,
+    source_refs: Iterable[str] = (),
+    extra_vpc_ids: Iterable[str] = (),
+) -> Snapshot:
+    """Read the groups and VPCs a run needs, in at most four paginated describes.
+
+    1. every tagged group (sources by their link tag, mirrors by mirroredFrom);
+    2. explicitly named sources that carry no tag yet (by id or name);
+    3. the target VPCs (existence, default flag);
+    4. every group in the target VPCs (default groups, name collisions).
+    """
+    snapshot = Snapshot()
+    tagged = describe_groups(client, [{"Name": "tag-key", "Values": list(link_tag_keys) + [MIRRORED_FROM_TAG]}])
+    for raw in tagged:
+        snapshot.add_group(group_from_description(raw))
+
+    refs = [ref for ref in source_refs if ref not in snapshot.groups]
+    ids = [ref for ref in refs if is_group_id(ref)]
+    names = [ref for ref in refs if not is_group_id(ref)]
+    filters = []
+    if ids:
+        filters.append([{"Name": "group-id", "Values": ids}])
+    if names:
+        filters.append([{"Name": "group-name", "Values": names}])
+    for group_filter in filters:
+        for raw in describe_groups(client, group_filter):
+            snapshot.add_group(group_from_description(raw))
+
+    vpc_ids = set(vid for vid in extra_vpc_ids if is_vpc_id(vid))
+    for group in list(snapshot.groups.values()):
+        declared = read_link_tag(group.tags, link_tag_keys).vpc_id
+        if declared:
+            vpc_ids.add(declared)
+    if vpc_ids:
+        wanted = sorted(vpc_ids)
+        for raw in _paginate(client, "describe_vpcs", "Vpcs", Filters=[{"Name": "vpc-id", "Values": wanted}]):
+            snapshot.vpcs[raw["VpcId"]] = Vpc(raw["VpcId"], bool(raw.get("IsDefault")))
+        existing = sorted(snapshot.vpcs)
+        if existing:
+            for raw in describe_groups(client, [{"Name": "vpc-id", "Values": existing}]):
+                snapshot.add_group(group_from_description(raw))
+    return snapshot
