@@ -41,6 +41,17 @@ def call(client, operation: str, **params):
     return _retry(getattr(client, operation))(**params)
 
 
+def run_concurrently(items: Iterable, work: Callable, concurrency: int) -> None:
+    """``work(item)`` for each item, at most ``concurrency`` at a time; ``work`` handles its own errors."""
+    items = list(items)
+    if concurrency <= 1 or len(items) < 2:
+        for item in items:
+            work(item)
+        return
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(items))) as pool:
+        list(pool.map(work, items))
+
+
 def error_text(exc: Exception) -> str:
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
@@ -67,13 +78,7 @@ class Executor:
             except (BotoCoreError, ClientError) as exc:
                 pair.error = "%s for %s failed: %s" % (what, pair.source.label if pair.source else pair.source_ref, error_text(exc))
 
-        pairs = list(pairs)
-        if self.concurrency == 1 or len(pairs) < 2:
-            for pair in pairs:
-                guarded(pair)
-            return
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(pairs))) as pool:
-            list(pool.map(guarded, pairs))
+        run_concurrently(pairs, guarded, self.concurrency)
 
     def resolve(self, value: Optional[str]) -> Optional[str]:
         return self.ids.get(value, value) if value else value

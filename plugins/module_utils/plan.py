@@ -59,6 +59,25 @@ def placeholder(source_id: str) -> str:
     return PLACEHOLDER_PREFIX + source_id
 
 
+def managed_sources(snapshot: Snapshot, link_tag_keys: Sequence[str] = LINK_TAG_KEYS) -> Dict[str, str]:
+    """Source group id -> the VPC its (valid) link tag names. Mirrors are never sources."""
+    managed: Dict[str, str] = {}
+    for group in snapshot.groups.values():
+        if not group.mirrored_from:
+            declared = read_link_tag(group.tags, link_tag_keys).vpc_id
+            if declared:
+                managed[group.id] = declared
+    return managed
+
+
+def mirror_of(snapshot: Snapshot, source_id: str, vpc_id: str) -> Optional[SecurityGroup]:
+    """The group in ``vpc_id`` whose mirroredFrom tag names ``source_id``."""
+    for group in snapshot.groups_in_vpc(vpc_id):
+        if group.mirrored_from == source_id:
+            return group
+    return None
+
+
 @dataclass(frozen=True)
 class MirrorOptions:
     state: str = "present"
@@ -141,13 +160,7 @@ class _Planner:
         self.options = options
         self.pairs: Dict[str, PairPlan] = {}  # source id -> pair (batch and referenced-only)
         self.mirror_ids = set(group.id for group in snapshot.mirrors())
-        self.managed: Dict[str, str] = {}  # source id -> target VPC, for translation
-        for group in snapshot.groups.values():
-            if group.mirrored_from:
-                continue
-            declared = read_link_tag(group.tags, options.link_tag_keys).vpc_id
-            if declared:
-                self.managed[group.id] = declared
+        self.managed = managed_sources(snapshot, options.link_tag_keys)  # source id -> target VPC
 
     # -- sources and targets -------------------------------------------------
 
@@ -186,11 +199,10 @@ class _Planner:
 
     def locate_mirror(self, source: SecurityGroup, vpc_id: str) -> Tuple[Optional[SecurityGroup], bool, Optional[str]]:
         """(existing mirror or None, adopt it?, error)."""
-        in_vpc = self.snapshot.groups_in_vpc(vpc_id)
-        for group in in_vpc:
-            if group.mirrored_from == source.id:
-                return group, False, None
-        for group in in_vpc:
+        mirror = mirror_of(self.snapshot, source.id, vpc_id)
+        if mirror is not None:
+            return mirror, False, None
+        for group in self.snapshot.groups_in_vpc(vpc_id):
             if group.name != source.name:
                 continue
             if group.mirrored_from:

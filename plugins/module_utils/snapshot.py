@@ -12,7 +12,7 @@ data; :func:`load_snapshot` is the only part that talks to EC2.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -64,12 +64,37 @@ class Vpc:
     classiclink_enabled: Optional[bool] = None  # None: not described
 
 
+@dataclass(frozen=True)
+class Instance:
+    id: str
+    state: str  # pending | running | stopping | stopped | ...
+    group_ids: Tuple[str, ...]
+    vpc_id: Optional[str]  # None for an EC2-Classic instance
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+@dataclass(frozen=True)
+class Link:
+    """A ClassicLink: one instance, one VPC, 1-5 of that VPC's groups."""
+
+    instance_id: str
+    vpc_id: str
+    group_ids: Tuple[str, ...]  # sorted
+
+
 @dataclass
 class Snapshot:
     """One region as the run saw it."""
 
     groups: Dict[str, SecurityGroup] = field(default_factory=dict)
     vpcs: Dict[str, Vpc] = field(default_factory=dict)
+    instances: Dict[str, Instance] = field(default_factory=dict)
+    links: Dict[str, Link] = field(default_factory=dict)  # by instance id
+    default_vpc_id: Optional[str] = None
 
     def add_group(self, group: SecurityGroup) -> None:
         self.groups[group.id] = group
@@ -122,6 +147,8 @@ def load_snapshot(
     link_tag_keys: Sequence[str] = LINK_TAG_KEYS,
     source_refs: Iterable[str] = (),
     extra_vpc_ids: Iterable[str] = (),
+    with_links: bool = False,
+    instance_ids: Optional[Sequence[str]] = None,
 ) -> Snapshot:
     """Read the groups and VPCs a run needs, in at most four paginated describes.
 
@@ -129,6 +156,10 @@ def load_snapshot(
     2. explicitly named sources that carry no tag yet (by id or name);
     3. the target VPCs (existence, default flag);
     4. every group in the target VPCs (default groups, name collisions).
+
+    ``with_links`` adds the instances (``instance_ids``, or every instance that
+    is not terminated), their ClassicLinks and the target VPCs' ClassicLink
+    status: three more describes.
     """
     snapshot = Snapshot()
     tagged = describe_groups(client, [{"Name": "tag-key", "Values": list(link_tag_keys) + [MIRRORED_FROM_TAG]}])
@@ -152,12 +183,48 @@ def load_snapshot(
         declared = read_link_tag(group.tags, link_tag_keys).vpc_id
         if declared:
             vpc_ids.add(declared)
-    if vpc_ids:
-        wanted = sorted(vpc_ids)
-        for raw in _paginate(client, "describe_vpcs", "Vpcs", Filters=[{"Name": "vpc-id", "Values": wanted}]):
+    if vpc_ids or with_links:
+        # With links every VPC is read: the default VPC tells EC2-Classic stand-ins apart.
+        vpc_filter = [] if with_links else [{"Name": "vpc-id", "Values": sorted(vpc_ids)}]
+        for raw in _paginate(client, "describe_vpcs", "Vpcs", Filters=vpc_filter):
             snapshot.vpcs[raw["VpcId"]] = Vpc(raw["VpcId"], bool(raw.get("IsDefault")))
-        existing = sorted(snapshot.vpcs)
-        if existing:
-            for raw in describe_groups(client, [{"Name": "vpc-id", "Values": existing}]):
+            if raw.get("IsDefault"):
+                snapshot.default_vpc_id = raw["VpcId"]
+        targets = sorted(vpc_ids & set(snapshot.vpcs))
+        if targets:
+            for raw in describe_groups(client, [{"Name": "vpc-id", "Values": targets}]):
                 snapshot.add_group(group_from_description(raw))
+        if with_links:
+            _load_links(client, snapshot, targets, instance_ids)
     return snapshot
+
+
+def _load_links(client, snapshot: Snapshot, target_vpcs: Sequence[str], instance_ids: Optional[Sequence[str]]) -> None:
+    if target_vpcs:
+        for raw in _retry_call(client.describe_vpc_classic_link, VpcIds=list(target_vpcs)).get("Vpcs", []):
+            vpc = snapshot.vpcs[raw["VpcId"]]
+            snapshot.vpcs[vpc.id] = Vpc(vpc.id, vpc.is_default, bool(raw.get("ClassicLinkEnabled")))
+    if instance_ids is not None:
+        filters = [{"Name": "instance-id", "Values": list(instance_ids)}] if instance_ids else None
+    else:
+        filters = [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
+    if filters:
+        for reservation in _paginate(client, "describe_instances", "Reservations", Filters=filters):
+            for raw in reservation.get("Instances", []):
+                snapshot.instances[raw["InstanceId"]] = Instance(
+                    id=raw["InstanceId"],
+                    state=raw.get("State", {}).get("Name", ""),
+                    group_ids=tuple(sorted(group["GroupId"] for group in raw.get("SecurityGroups", []))),
+                    vpc_id=raw.get("VpcId") or None,
+                    tags=tag_dict(raw.get("Tags")),
+                )
+    link_params = {"Filters": [{"Name": "instance-id", "Values": list(instance_ids)}]} if instance_ids else {}
+    for raw in _paginate(client, "describe_classic_link_instances", "Instances", **link_params):
+        snapshot.links[raw["InstanceId"]] = Link(
+            raw["InstanceId"], raw["VpcId"], tuple(sorted(group["GroupId"] for group in raw.get("Groups", [])))
+        )
+
+
+@AWSRetry.jittered_backoff()
+def _retry_call(operation, **params):
+    return operation(**params)

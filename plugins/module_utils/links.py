@@ -1,0 +1,251 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the classiclink.mirror collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Plan and apply ClassicLinks: each member instance linked to the mirrors of its groups.
+
+An EC2-Classic instance can have one ClassicLink, to one VPC, with 1 to 5 of
+that VPC's groups, and a link's groups cannot be changed in place. So the
+desired link of an instance is the mirrors of ALL its managed source groups;
+when that set changes the instance is detached, then attached again.
+:func:`plan_links` is pure; :class:`LinkExecutor` makes the calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:  # pragma: no cover - AnsibleAWSModule reports the missing library
+    BotoCoreError = ClientError = Exception  # type: ignore[misc,assignment]
+
+from ansible_collections.classiclink.mirror.plugins.module_utils.apply import call, error_text, run_concurrently
+from ansible_collections.classiclink.mirror.plugins.module_utils.plan import managed_sources, mirror_of
+from ansible_collections.classiclink.mirror.plugins.module_utils.snapshot import Instance, Link, Snapshot
+from ansible_collections.classiclink.mirror.plugins.module_utils.tags import LINK_TAG_KEYS, is_group_id
+
+MAX_LINK_GROUPS = 5  # ClassicLink's limit of VPC groups per link
+
+LINKED = "linked"
+RELINKED = "relinked"
+UNLINKED = "unlinked"
+UNCHANGED = "unchanged"
+SKIPPED = "skipped"
+ERROR = "error"
+MUTATING_ACTIONS = (LINKED, RELINKED, UNLINKED)
+
+
+@dataclass(frozen=True)
+class LinkOptions:
+    state: str = "present"
+    prune: bool = False
+    vpc_id: Optional[str] = None
+    groups: Optional[Tuple[str, ...]] = None  # explicit VPC group ids or names
+    enable_classiclink: bool = False
+    link_tag_keys: Tuple[str, ...] = LINK_TAG_KEYS
+
+
+@dataclass
+class LinkPlan:
+    instance_id: str
+    action: str = UNCHANGED
+    vpc_id: Optional[str] = None
+    groups: Tuple[str, ...] = ()
+    current: Optional[Link] = None
+    reason: Optional[str] = None
+
+    @property
+    def detach(self) -> bool:
+        return self.action in (RELINKED, UNLINKED)
+
+    @property
+    def attach(self) -> bool:
+        return self.action in (LINKED, RELINKED)
+
+
+@dataclass
+class LinksPlan:
+    instances: List[LinkPlan]
+    enable_vpcs: List[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.enable_vpcs) or any(plan.action in MUTATING_ACTIONS for plan in self.instances)
+
+
+class _LinkPlanner:
+    def __init__(self, snapshot: Snapshot, options: LinkOptions):
+        self.snapshot = snapshot
+        self.options = options
+        self.managed = managed_sources(snapshot, options.link_tag_keys)
+        self.enable_vpcs: List[str] = []
+
+    def desired(self, instance: Instance) -> Tuple[Optional[str], Tuple[str, ...], Optional[str]]:
+        """(VPC, group ids, problem) of the link ``instance`` should have; VPC None = no link."""
+        if self.options.groups is not None:
+            return self.explicit_groups()
+        targets = {}
+        for group_id in instance.group_ids:
+            if group_id in self.managed:
+                targets.setdefault(self.managed[group_id], []).append(group_id)
+        if self.options.vpc_id:
+            targets = {vpc: ids for vpc, ids in targets.items() if vpc == self.options.vpc_id}
+        if not targets:
+            return None, (), None
+        if len(targets) > 1:
+            listed = "; ".join("%s -> %s" % (", ".join(ids), vpc) for vpc, ids in sorted(targets.items()))
+            return None, (), (
+                "its managed groups point at more than one VPC (%s) and an instance can be linked to one VPC only; "
+                "make their link tags agree" % listed)
+        (vpc_id, sources), = targets.items()
+        mirrors = []
+        for source_id in sources:
+            mirror = mirror_of(self.snapshot, source_id, vpc_id)
+            if mirror is None:
+                return vpc_id, (), "the mirror of %s in %s does not exist yet; run classiclink_mirror_group for it first" % (source_id, vpc_id)
+            mirrors.append(mirror.id)
+        return vpc_id, tuple(sorted(mirrors)), None
+
+    def explicit_groups(self) -> Tuple[Optional[str], Tuple[str, ...], Optional[str]]:
+        vpc_id = self.options.vpc_id
+        found = []
+        for ref in self.options.groups or ():
+            matches = [
+                group for group in self.snapshot.groups.values()
+                if (group.id == ref if is_group_id(ref) else group.name == ref) and (vpc_id is None or group.vpc_id == vpc_id)
+            ]
+            if len(matches) != 1:
+                where = vpc_id or "any VPC"
+                return vpc_id, (), "group %r matches %d groups in %s; give group ids, or vpc_id with names" % (ref, len(matches), where)
+            found.append(matches[0])
+        vpcs = set(group.vpc_id for group in found)
+        if len(vpcs) != 1 or None in vpcs:
+            return vpc_id, (), "groups must all be in one VPC (got %s)" % ", ".join(sorted(str(v) for v in vpcs))
+        return vpcs.pop(), tuple(sorted(group.id for group in found)), None
+
+    def plan(self, instance_id: str) -> LinkPlan:
+        plan = LinkPlan(instance_id, current=self.snapshot.links.get(instance_id))
+        instance = self.snapshot.instances.get(instance_id)
+        if instance is None:
+            return self.fail(plan, "instance %s does not exist in this region; check the id and the region" % instance_id)
+        if self.options.state == "absent":
+            return self.plan_absent(plan)
+        vpc_id, groups, problem = self.desired(instance)
+        plan.vpc_id, plan.groups = vpc_id, groups
+        if problem and vpc_id is None:
+            return self.skip(plan, problem)
+        if problem:
+            return self.fail(plan, problem)
+        if vpc_id is None:
+            return self.plan_stale(plan)
+        if len(groups) > MAX_LINK_GROUPS:
+            return self.fail(plan, "instance %s needs %d mirror groups in %s but a ClassicLink takes at most %d; reduce its managed groups"
+                             % (instance_id, len(groups), vpc_id, MAX_LINK_GROUPS))
+        if not instance.running:
+            return self.skip(plan, "instance is %s; only running instances can be linked" % (instance.state or "not running"))
+        if instance.vpc_id is not None and instance.vpc_id != self.snapshot.default_vpc_id:
+            return self.skip(plan, "instance is in %s; ClassicLink links only EC2-Classic instances" % instance.vpc_id)
+        current = plan.current
+        if current and current.vpc_id == vpc_id and current.group_ids == groups:
+            return plan
+        problem = self.check_vpc(vpc_id)
+        if problem:
+            return self.fail(plan, problem)
+        plan.action = RELINKED if current else LINKED
+        if current:
+            plan.reason = "link was to %s with %s" % (current.vpc_id, ", ".join(current.group_ids))
+        return plan
+
+    def check_vpc(self, vpc_id: str) -> Optional[str]:
+        vpc = self.snapshot.vpcs.get(vpc_id)
+        if vpc is None:
+            return "VPC %s does not exist in this region" % vpc_id
+        if vpc.classiclink_enabled:
+            return None
+        if self.options.enable_classiclink:
+            if vpc_id not in self.enable_vpcs:
+                self.enable_vpcs.append(vpc_id)
+            return None
+        return "ClassicLink is not enabled on VPC %s; enable it (EnableVpcClassicLink) or set enable_classiclink" % vpc_id
+
+    def plan_stale(self, plan: LinkPlan) -> LinkPlan:
+        current = plan.current
+        if current is None:
+            return self.skip(plan, "not a member of any managed security group")
+        plan.vpc_id, plan.groups = current.vpc_id, current.group_ids
+        if self.options.prune:
+            plan.action, plan.reason = UNLINKED, "stale link: the instance is no longer in a managed group mapping to %s" % current.vpc_id
+        else:
+            plan.reason = "stale link to %s kept; set prune to remove it" % current.vpc_id
+        return plan
+
+    def plan_absent(self, plan: LinkPlan) -> LinkPlan:
+        current = plan.current
+        if current is None or (self.options.vpc_id and current.vpc_id != self.options.vpc_id):
+            return plan
+        plan.vpc_id, plan.groups, plan.action = current.vpc_id, current.group_ids, UNLINKED
+        return plan
+
+    @staticmethod
+    def skip(plan: LinkPlan, reason: str) -> LinkPlan:
+        plan.action, plan.reason = SKIPPED, reason
+        return plan
+
+    @staticmethod
+    def fail(plan: LinkPlan, reason: str) -> LinkPlan:
+        plan.action, plan.reason = ERROR, reason
+        return plan
+
+
+def plan_links(snapshot: Snapshot, instance_ids: Optional[Sequence[str]], options: LinkOptions) -> LinksPlan:
+    """Plan the links of ``instance_ids``, or of every instance that is a member of a
+    managed group or already linked."""
+    planner = _LinkPlanner(snapshot, options)
+    if instance_ids is None:
+        managed = set(planner.managed)
+        instance_ids = sorted(
+            set(iid for iid, inst in snapshot.instances.items() if managed.intersection(inst.group_ids)) | set(snapshot.links)
+        )
+    seen = []
+    for instance_id in instance_ids:
+        if instance_id not in seen:
+            seen.append(instance_id)
+    return LinksPlan([planner.plan(instance_id) for instance_id in seen], planner.enable_vpcs)
+
+
+class LinkExecutor:
+    """Carries out a LinksPlan; per-instance failures land on that instance's plan."""
+
+    def __init__(self, client, concurrency: int = 4):
+        self.client = client
+        self.concurrency = max(1, int(concurrency))
+
+    def apply_one(self, plan: LinkPlan) -> None:
+        try:
+            if plan.detach and plan.current:
+                call(self.client, "detach_classic_link_vpc", InstanceId=plan.instance_id, VpcId=plan.current.vpc_id)
+            if plan.attach:
+                call(self.client, "attach_classic_link_vpc", InstanceId=plan.instance_id, VpcId=plan.vpc_id, Groups=list(plan.groups))
+        except (BotoCoreError, ClientError) as exc:
+            plan.reason = "%s of instance %s to %s failed: %s" % (plan.action, plan.instance_id, plan.vpc_id, error_text(exc))
+            plan.action = ERROR
+
+    def apply(self, plan: LinksPlan) -> None:
+        for vpc_id in plan.enable_vpcs:
+            call(self.client, "enable_vpc_classic_link", VpcId=vpc_id)
+        run_concurrently([item for item in plan.instances if item.action in MUTATING_ACTIONS], self.apply_one, self.concurrency)
+
+
+def link_result(plan: LinkPlan) -> Dict[str, object]:
+    result: Dict[str, object] = {
+        "instance_id": plan.instance_id,
+        "vpc_id": plan.vpc_id,
+        "groups": list(plan.groups),
+        "action": plan.action,
+        "reason": plan.reason,
+    }
+    if plan.current:
+        result["previous"] = {"vpc_id": plan.current.vpc_id, "groups": list(plan.current.group_ids)}
+    return result

@@ -1,0 +1,247 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the classiclink.mirror collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: classiclink_instance_link
+short_description: Link EC2-Classic instances to the mirrors of their security groups with ClassicLink
+version_added: 0.1.0
+description:
+  - B(ClassicLink) let a running EC2-Classic instance join security groups of one VPC in the same region, so it could
+    talk to that VPC's instances over private addresses during a migration. A link names one VPC and one to five of
+    its groups; its groups cannot be changed in place, and it ends when the instance stops.
+  - B(EC2-Classic was retired by AWS) (August 2023). On an account or region without EC2-Classic, the ClassicLink API
+    calls are refused; this module then fails with the EC2 error per instance (or for the region), naming the
+    instance or VPC, and changes nothing else. It stays useful for the accounts and test environments that still
+    answer those calls, and for auditing and removing links.
+  - By default the desired link of an instance is the mirrors (made by M(classiclink.mirror.classiclink_mirror_group))
+    of B(all) its managed source groups, in the VPC their link tags name. An instance whose managed groups point at
+    different VPCs cannot be linked and is skipped with the conflict as the reason. More than five groups is an error
+    for that instance.
+  - When the desired groups or VPC differ from the current link, the instance is detached and attached again.
+    Instances that are not running are skipped.
+  - Links of instances that are no longer in a managed group (stale links) are only removed with O(prune=true).
+  - All instances of one call are planned from one set of describes. One failing instance does not stop the others;
+    the module fails at the end naming every failure.
+author:
+  - classiclink.mirror maintainers
+options:
+  instance_id:
+    description:
+      - One instance to link. Mutually exclusive with O(instance_ids).
+    type: str
+  instance_ids:
+    description:
+      - Several instances, planned from one shared snapshot.
+      - When neither O(instance_id) nor O(instance_ids) is given, every instance of the region that is a member of a
+        managed source group, or already linked, is considered.
+    type: list
+    elements: str
+  vpc_id:
+    description:
+      - Only link to (or, with O(state=absent), only unlink from) this VPC.
+      - Required with O(groups) given as names.
+    type: str
+  groups:
+    description:
+      - Explicit VPC group ids or names to link to, instead of the mirrors derived from the instance's groups.
+    type: list
+    elements: str
+  state:
+    description:
+      - V(present) links (or relinks) the instances.
+      - V(absent) detaches them.
+    type: str
+    choices: [present, absent]
+    default: present
+  prune:
+    description:
+      - Detach stale links (instance no longer in a managed group).
+    type: bool
+    default: false
+  enable_classiclink:
+    description:
+      - Enable ClassicLink on a target VPC that does not have it. Without it, such a VPC is an error naming the VPC.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - classiclink.mirror.mirror
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+attributes:
+  check_mode:
+    support: full
+    description: Reports the same actions a real run would take, with no mutating call.
+  diff_mode:
+    support: full
+    description: Shows each changed instance's link before and after.
+notes:
+  - The moto-based tests of this collection emulate the ClassicLink calls; EC2-Classic instances are modelled as
+    instances of the region's default VPC there.
+seealso:
+  - module: classiclink.mirror.classiclink_mirror_group
+"""
+
+EXAMPLES = r"""
+- name: Link one instance to the mirrors of its groups
+  classiclink.mirror.classiclink_instance_link:
+    instance_id: i-0123456789abcdef0
+
+- name: Link every member instance of the region and remove stale links
+  classiclink.mirror.classiclink_instance_link:
+    prune: true
+
+- name: Link to explicit VPC groups
+  classiclink.mirror.classiclink_instance_link:
+    instance_id: i-0123456789abcdef0
+    vpc_id: vpc-0a1b2c3d4e5f60718
+    groups: [web, ssh]
+
+- name: Unlink
+  classiclink.mirror.classiclink_instance_link:
+    instance_ids: [i-0123456789abcdef0]
+    state: absent
+"""
+
+RETURN = r"""
+instances:
+  description: One entry per instance considered.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    instance_id:
+      description: The instance.
+      type: str
+    vpc_id:
+      description: VPC of the desired (or removed) link.
+      type: str
+    groups:
+      description: VPC group ids of the desired (or removed) link.
+      type: list
+      elements: str
+    action:
+      description: What was (or in check mode would be) done.
+      type: str
+      choices: [linked, relinked, unlinked, unchanged, skipped, error]
+    reason:
+      description: Why an instance was skipped or failed, or what a relink replaced.
+      type: str
+    previous:
+      description: The link before the run, when there was one.
+      type: dict
+      returned: when the instance was linked
+enabled_classiclink:
+  description: VPCs on which ClassicLink was (or would be) enabled.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+from ansible_collections.classiclink.mirror.plugins.module_utils.links import (
+    ERROR,
+    MUTATING_ACTIONS,
+    LinkExecutor,
+    LinkOptions,
+    link_result,
+    plan_links,
+)
+from ansible_collections.classiclink.mirror.plugins.module_utils.options import COMMON_ARGS, check_common, ec2_client
+from ansible_collections.classiclink.mirror.plugins.module_utils.snapshot import load_snapshot
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:
+    pass  # handled by AnsibleAWSModule
+
+
+def _link_text(vpc_id, groups):
+    return "%s: %s\n" % (vpc_id, ", ".join(groups)) if vpc_id else ""
+
+
+def main():
+    argument_spec = dict(
+        instance_id=dict(type="str"),
+        instance_ids=dict(type="list", elements="str"),
+        vpc_id=dict(type="str"),
+        groups=dict(type="list", elements="str"),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        prune=dict(type="bool", default=False),
+        enable_classiclink=dict(type="bool", default=False),
+        **COMMON_ARGS,
+    )
+    module = AnsibleAWSModule(
+        argument_spec=argument_spec,
+        mutually_exclusive=[("instance_id", "instance_ids")],
+        supports_check_mode=True,
+    )
+    check_common(module)
+    params = module.params
+    instance_ids = [params["instance_id"]] if params["instance_id"] else params["instance_ids"]
+    options = LinkOptions(
+        state=params["state"],
+        prune=params["prune"],
+        vpc_id=params["vpc_id"],
+        groups=tuple(params["groups"]) if params["groups"] is not None else None,
+        enable_classiclink=params["enable_classiclink"],
+        link_tag_keys=tuple(params["link_tag_keys"]),
+    )
+    if options.groups is not None and not options.groups:
+        module.fail_json(msg="groups is empty; a ClassicLink needs 1 to 5 VPC groups")
+
+    client = ec2_client(module)
+    try:
+        snapshot = load_snapshot(
+            client,
+            options.link_tag_keys,
+            extra_vpc_ids=[options.vpc_id] if options.vpc_id else [],
+            with_links=True,
+            instance_ids=instance_ids,
+        )
+    except (BotoCoreError, ClientError) as e:
+        module.fail_json_aws(
+            e,
+            msg="Could not describe instances, VPCs or ClassicLinks of this region. EC2-Classic was retired: "
+                "an account without it refuses the ClassicLink calls",
+        )
+
+    plan = plan_links(snapshot, instance_ids, options)
+    changed = plan.changed
+    if changed and not module.check_mode:
+        try:
+            LinkExecutor(client, params["concurrency"]).apply(plan)
+        except (BotoCoreError, ClientError) as e:
+            module.fail_json_aws(e, msg="Could not enable ClassicLink on %s" % ", ".join(plan.enable_vpcs))
+
+    results = [link_result(item) for item in plan.instances]
+    result = dict(changed=changed, instances=results, enabled_classiclink=list(plan.enable_vpcs))
+    if module._diff:
+        result["diff"] = [
+            {
+                "before_header": item.instance_id,
+                "after_header": item.instance_id,
+                "before": _link_text(item.current.vpc_id, item.current.group_ids) if item.current else "",
+                "after": "" if item.action == "unlinked" else _link_text(item.vpc_id, item.groups),
+            }
+            for item in plan.instances
+            if item.action in MUTATING_ACTIONS
+        ]
+    failures = [item for item in results if item["action"] == ERROR]
+    if failures:
+        module.fail_json(
+            msg="%d of %d instances failed: %s" % (
+                len(failures), len(results), "; ".join("%s: %s" % (item["instance_id"], item["reason"]) for item in failures)),
+            **result
+        )
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
