@@ -17,6 +17,15 @@ options:
     type: list
     elements: str
     default: ['classiclinkmirror:linkToVPC', 'classicmirror:linkToVPC']
+  classic_vpc_id:
+    description:
+      - A VPC whose security groups and instances are treated as EC2-Classic ones, or V(default) for the region's
+        default VPC.
+      - For test environments, where EC2-Classic is emulated by a VPC (the collection's own tests use moto's default
+        VPC). On a real account leave it unset; groups without a VPC are EC2-Classic groups.
+      - An EC2-Classic source has no egress rules (the mirror keeps the VPC default egress with O(egress=auto)), and
+        prefix-list rules on its mirror are preserved; only EC2-Classic instances can be linked.
+    type: str
   concurrency:
     description:
       - How many independent groups or instances are changed at the same time.

@@ -145,8 +145,8 @@ class _LinkPlanner:
                              % (instance_id, len(groups), vpc_id, MAX_LINK_GROUPS))
         if not instance.running:
             return self.skip(plan, "instance is %s; only running instances can be linked" % (instance.state or "not running"))
-        if instance.vpc_id is not None and instance.vpc_id != self.snapshot.default_vpc_id:
-            return self.skip(plan, "instance is in %s; ClassicLink links only EC2-Classic instances" % instance.vpc_id)
+        if not self.snapshot.is_classic(instance.vpc_id):
+            return self.skip(plan, "instance is in %s; ClassicLink links only EC2-Classic instances (see classic_vpc_id)" % instance.vpc_id)
         current = plan.current
         if current and current.vpc_id == vpc_id and current.group_ids == groups:
             return plan

@@ -14,6 +14,7 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.tags import LIN
 COMMON_ARGS = dict(
     link_tag_keys=dict(type="list", elements="str", default=list(LINK_TAG_KEYS), no_log=False),
     concurrency=dict(type="int", default=DEFAULT_CONCURRENCY),
+    classic_vpc_id=dict(type="str"),
 )
 
 

@@ -306,7 +306,7 @@ class _Planner:
 
     def plan_rules(self, pair: PairPlan) -> None:
         source, options = pair.source, self.options
-        mirror_egress = options.egress == "yes" or (options.egress == "auto" and not source.is_classic)
+        mirror_egress = options.egress == "yes" or (options.egress == "auto" and not self.snapshot.is_classic(source.vpc_id))
         directions = DIRECTIONS if mirror_egress else DIRECTIONS[:1]
         current = dict(pair.mirror.rules) if pair.mirror else dict(NEW_GROUP_RULES)
         desired_all = self.translate(pair, {r: d for r, d in source.rules.items() if r.direction in directions})
@@ -317,7 +317,7 @@ class _Planner:
                 return True
             if rule.kind == GROUP:
                 return rule.target not in managed_ids
-            return rule.kind == PREFIX_LIST and source.is_classic
+            return rule.kind == PREFIX_LIST and self.snapshot.is_classic(source.vpc_id)
 
         pair.before = current
         after = dict(current)

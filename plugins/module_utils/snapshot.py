@@ -45,10 +45,6 @@ class SecurityGroup:
     rules_error: Optional[str] = None  # rules EC2 returned that could not be read
 
     @property
-    def is_classic(self) -> bool:
-        return self.vpc_id is None
-
-    @property
     def mirrored_from(self) -> Optional[str]:
         return self.tags.get(MIRRORED_FROM_TAG)
 
@@ -95,6 +91,11 @@ class Snapshot:
     instances: Dict[str, Instance] = field(default_factory=dict)
     links: Dict[str, Link] = field(default_factory=dict)  # by instance id
     default_vpc_id: Optional[str] = None
+    classic_vpc_id: Optional[str] = None  # a VPC standing in for EC2-Classic (test environments)
+
+    def is_classic(self, vpc_id: Optional[str]) -> bool:
+        """Whether a group or instance in ``vpc_id`` counts as EC2-Classic."""
+        return vpc_id is None or vpc_id == self.classic_vpc_id
 
     def add_group(self, group: SecurityGroup) -> None:
         self.groups[group.id] = group
@@ -146,22 +147,29 @@ def load_snapshot(
     client,
     link_tag_keys: Sequence[str] = LINK_TAG_KEYS,
     source_refs: Iterable[str] = (),
-    extra_vpc_ids: Iterable[str] = (),
     with_links: bool = False,
     instance_ids: Optional[Sequence[str]] = None,
+    classic_vpc_id: Optional[str] = None,
 ) -> Snapshot:
-    """Read the groups and VPCs a run needs, in at most four paginated describes.
+    """Read the groups and VPCs a run needs, in four paginated describes or fewer.
 
-    1. every tagged group (sources by their link tag, mirrors by mirroredFrom);
-    2. explicitly named sources that carry no tag yet (by id or name);
-    3. the target VPCs (existence, default flag);
+    1. every VPC of the region (existence of targets, the default VPC);
+    2. every tagged group (sources by their link tag, mirrors by mirroredFrom);
+    3. explicitly named sources that carry no tag yet (by id or name);
     4. every group in the target VPCs (default groups, name collisions).
 
     ``with_links`` adds the instances (``instance_ids``, or every instance that
     is not terminated), their ClassicLinks and the target VPCs' ClassicLink
-    status: three more describes.
+    status: three more describes. ``classic_vpc_id`` (an id, or ``default``)
+    names a VPC whose groups and instances stand in for EC2-Classic.
     """
     snapshot = Snapshot()
+    for raw in _paginate(client, "describe_vpcs", "Vpcs"):
+        snapshot.vpcs[raw["VpcId"]] = Vpc(raw["VpcId"], bool(raw.get("IsDefault")))
+        if raw.get("IsDefault"):
+            snapshot.default_vpc_id = raw["VpcId"]
+    snapshot.classic_vpc_id = snapshot.default_vpc_id if classic_vpc_id == "default" else classic_vpc_id
+
     tagged = describe_groups(client, [{"Name": "tag-key", "Values": list(link_tag_keys) + [MIRRORED_FROM_TAG]}])
     for raw in tagged:
         snapshot.add_group(group_from_description(raw))
@@ -178,31 +186,24 @@ def load_snapshot(
         for raw in describe_groups(client, group_filter):
             snapshot.add_group(group_from_description(raw))
 
-    vpc_ids = set(vid for vid in extra_vpc_ids if is_vpc_id(vid))
-    for group in list(snapshot.groups.values()):
+    targets = set()
+    for group in snapshot.groups.values():
         declared = read_link_tag(group.tags, link_tag_keys).vpc_id
-        if declared:
-            vpc_ids.add(declared)
-    if vpc_ids or with_links:
-        # With links every VPC is read: the default VPC tells EC2-Classic stand-ins apart.
-        vpc_filter = [] if with_links else [{"Name": "vpc-id", "Values": sorted(vpc_ids)}]
-        for raw in _paginate(client, "describe_vpcs", "Vpcs", Filters=vpc_filter):
-            snapshot.vpcs[raw["VpcId"]] = Vpc(raw["VpcId"], bool(raw.get("IsDefault")))
-            if raw.get("IsDefault"):
-                snapshot.default_vpc_id = raw["VpcId"]
-        targets = sorted(vpc_ids & set(snapshot.vpcs))
-        if targets:
-            for raw in describe_groups(client, [{"Name": "vpc-id", "Values": targets}]):
-                snapshot.add_group(group_from_description(raw))
-        if with_links:
-            _load_links(client, snapshot, targets, instance_ids)
+        if declared in snapshot.vpcs:
+            targets.add(declared)
+    targets = sorted(targets)
+    if targets:
+        for raw in describe_groups(client, [{"Name": "vpc-id", "Values": targets}]):
+            snapshot.add_group(group_from_description(raw))
+    if with_links:
+        _load_links(client, snapshot, instance_ids)
     return snapshot
 
 
-def _load_links(client, snapshot: Snapshot, target_vpcs: Sequence[str], instance_ids: Optional[Sequence[str]]) -> None:
-    if target_vpcs:
-        for raw in _retry_call(client.describe_vpc_classic_link, VpcIds=list(target_vpcs)).get("Vpcs", []):
-            vpc = snapshot.vpcs[raw["VpcId"]]
+def _load_links(client, snapshot: Snapshot, instance_ids: Optional[Sequence[str]]) -> None:
+    for raw in _retry_call(client.describe_vpc_classic_link).get("Vpcs", []):
+        vpc = snapshot.vpcs.get(raw["VpcId"])
+        if vpc is not None:
             snapshot.vpcs[vpc.id] = Vpc(vpc.id, vpc.is_default, bool(raw.get("ClassicLinkEnabled")))
     if instance_ids is not None:
         filters = [{"Name": "instance-id", "Values": list(instance_ids)}] if instance_ids else None

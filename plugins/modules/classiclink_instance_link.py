@@ -201,9 +201,9 @@ def main():
         snapshot = load_snapshot(
             client,
             options.link_tag_keys,
-            extra_vpc_ids=[options.vpc_id] if options.vpc_id else [],
             with_links=True,
             instance_ids=instance_ids,
+            classic_vpc_id=params["classic_vpc_id"],
         )
     except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(

@@ -285,7 +285,7 @@ def main():
 
     client = ec2_client(module)
     try:
-        snapshot = load_snapshot(client, options.link_tag_keys, refs, [options.vpc_id] if options.vpc_id else [])
+        snapshot = load_snapshot(client, options.link_tag_keys, refs, classic_vpc_id=params["classic_vpc_id"])
     except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Could not describe the security groups and VPCs of this region")
 
