@@ -15,10 +15,11 @@ MIRRORED_FROM = "classiclinkmirror:mirroredFromClassicSecurityGroupId"
 MIRRORED_TO = "classiclinkmirror:mirroredToVpcSecurityGroupId"
 
 
-def make_vpc(ec2: Any, cidr: str = "10.20.0.0/16", classiclink: bool = True) -> str:
+def make_vpc(ec2: Any, cidr: str = "10.1.0.0/16", classiclink: bool = True) -> str:
+    """A VPC; ClassicLink can only be enabled outside 10.0.0.0/8 (except 10.0/16 and 10.1/16)."""
     vpc_id = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
     if classiclink:
-        ec2.enable_vpc_classic_link(VpcId=vpc_id)
+        assert ec2.enable_vpc_classic_link(VpcId=vpc_id)["Return"] is True, cidr
     return vpc_id
 
 
@@ -99,3 +100,22 @@ def actions(calls: Iterable[dict]) -> list[str]:
 
 def mutating(moto: Any) -> list[str]:
     return actions(moto.mutating_calls())
+
+
+def any_image(ec2: Any) -> str:
+    return ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+
+
+def launch(ec2: Any, group_ids: list[str], count: int = 1, instance_type: str = "t1.micro") -> list[str]:
+    """Instances in moto's default VPC: the harness's stand-in for EC2-Classic instances."""
+    reservation = ec2.run_instances(ImageId=any_image(ec2), MinCount=count, MaxCount=count,
+                                    InstanceType=instance_type, SecurityGroupIds=group_ids)
+    return [instance["InstanceId"] for instance in reservation["Instances"]]
+
+
+def links(ec2: Any) -> dict[str, tuple[str, set[str]]]:
+    """instance id -> (VPC, group ids), as DescribeClassicLinkInstances reports them."""
+    out = {}
+    for item in ec2.get_paginator("describe_classic_link_instances").paginate().build_full_result()["Instances"]:
+        out[item["InstanceId"]] = (item["VpcId"], {g["GroupId"] for g in item["Groups"]})
+    return out
