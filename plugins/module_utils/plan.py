@@ -89,6 +89,8 @@ class MirrorOptions:
     link_tag_keys: Tuple[str, ...] = LINK_TAG_KEYS
     rules_quota: int = DEFAULT_RULES_QUOTA
     vpc_id: Optional[str] = None  # overrides (and rewrites) the sources' link tags
+    prune: bool = False  # also delete orphan mirrors
+    prune_vpc_ids: Optional[Tuple[str, ...]] = None  # ... only in these VPCs
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,8 @@ class PairPlan:
     create: Optional[CreateMirror] = None
     adopt: bool = False
     referenced_only: bool = False  # created empty because another pair refers to it
-    removal: bool = False  # state=absent
+    removal: bool = False  # state=absent, or an orphan being pruned
+    orphan: Optional[str] = None  # why a pruned mirror was an orphan
     delete_ids: Tuple[str, ...] = ()
     mirror_tags: TagChange = NO_TAG_CHANGE
     untag_ids: Tuple[str, ...] = ()  # default groups released by state=absent
@@ -340,7 +343,6 @@ class _Planner:
         pair.after = after
 
     def plan_absent(self, ref: str, source: Optional[SecurityGroup]) -> PairPlan:
-        pair = PairPlan(source_ref=ref, source=source, removal=True)
         source_id = source.id if source else ref
         vpc_id = self.options.vpc_id
         if vpc_id is None and source is not None:
@@ -348,15 +350,61 @@ class _Planner:
         mirrors = [group for group in self.snapshot.mirrors() if group.mirrored_from == source_id]
         if vpc_id and any(group.vpc_id == vpc_id for group in mirrors):
             mirrors = [group for group in mirrors if group.vpc_id == vpc_id]
-        pair.vpc_id = mirrors[0].vpc_id if mirrors else vpc_id
-        pair.mirror = mirrors[0] if mirrors else None
-        pair.mirror_id = pair.mirror.id if pair.mirror else None
-        pair.before = dict(pair.mirror.rules) if pair.mirror else {}
-        pair.delete_ids = tuple(group.id for group in mirrors if group.name != DEFAULT_GROUP_NAME)
-        pair.untag_ids = tuple(group.id for group in mirrors if group.name == DEFAULT_GROUP_NAME)
-        if source is not None and MIRRORED_TO_TAG in source.tags:
-            pair.source_tags = TagChange({}, (MIRRORED_TO_TAG,))
+        pair = removal_pair(ref, source, mirrors)
+        pair.vpc_id = pair.vpc_id or vpc_id
         return pair
+
+
+def removal_pair(ref: str, source: Optional[SecurityGroup], mirrors: Sequence[SecurityGroup], touch_source: bool = True) -> PairPlan:
+    """Delete ``mirrors`` (a VPC default group is released instead: it cannot be deleted).
+
+    The source's mirroredTo tag is removed only when it names one of them.
+    """
+    pair = PairPlan(source_ref=ref, source=source, removal=True)
+    if mirrors:
+        pair.mirror, pair.mirror_id, pair.vpc_id = mirrors[0], mirrors[0].id, mirrors[0].vpc_id
+        pair.before = dict(mirrors[0].rules)
+    pair.delete_ids = tuple(group.id for group in mirrors if group.name != DEFAULT_GROUP_NAME)
+    pair.untag_ids = tuple(group.id for group in mirrors if group.name == DEFAULT_GROUP_NAME)
+    if touch_source and source is not None and source.tags.get(MIRRORED_TO_TAG) in set(group.id for group in mirrors):
+        pair.source_tags = TagChange({}, (MIRRORED_TO_TAG,))
+    return pair
+
+
+SOURCE_GONE = "source_gone"
+UNTAGGED = "untagged"
+RETARGETED = "retargeted"
+
+
+def find_orphans(snapshot: Snapshot, link_tag_keys: Sequence[str] = LINK_TAG_KEYS,
+                 vpc_ids: Optional[Sequence[str]] = None,
+                 declared: Optional[Mapping[str, str]] = None) -> List[Tuple[SecurityGroup, str]]:
+    """Mirrors whose source is gone, untagged, or now linked to another VPC.
+
+    ``declared`` (source id -> VPC) overrides what the tags say, for sources a
+    run is retargeting right now. A source whose link tag cannot be read is
+    not taken as untagged: a typo in a tag must never delete a mirror.
+    """
+    declared = declared or {}
+    orphans = []
+    for mirror in snapshot.mirrors():
+        if vpc_ids and mirror.vpc_id not in vpc_ids:
+            continue
+        source = snapshot.groups.get(mirror.mirrored_from)
+        if source is None:
+            orphans.append((mirror, SOURCE_GONE))
+            continue
+        link = read_link_tag(source.tags, link_tag_keys)
+        if source.id in declared:
+            if declared[source.id] != mirror.vpc_id:
+                orphans.append((mirror, RETARGETED))
+        elif link.error:
+            continue
+        elif not link.present:
+            orphans.append((mirror, UNTAGGED))
+        elif link.vpc_id != mirror.vpc_id:
+            orphans.append((mirror, RETARGETED))
+    return orphans
 
 
 def plan_pairs(snapshot: Snapshot, source_refs: Sequence[str], options: MirrorOptions) -> Plan:
@@ -402,4 +450,10 @@ def plan_pairs(snapshot: Snapshot, source_refs: Sequence[str], options: MirrorOp
     ordered.extend(opened)
     batch_ids = set(pair.source_id for pair in ordered)
     ordered.extend(pair for sid, pair in planner.pairs.items() if sid not in batch_ids)
+    if options.prune and options.state == "present":
+        for mirror, reason in find_orphans(snapshot, options.link_tag_keys, options.prune_vpc_ids, planner.managed):
+            source = snapshot.groups.get(mirror.mirrored_from)
+            pair = removal_pair(mirror.mirrored_from, source, [mirror], touch_source=mirror.mirrored_from not in planner.pairs)
+            pair.orphan = reason
+            ordered.append(pair)
     return Plan(ordered)

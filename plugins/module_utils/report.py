@@ -39,6 +39,7 @@ def pair_result(pair: PairPlan) -> dict:
         "adopted": pair.adopt and not pair.error,
         "deleted": list(pair.delete_ids),
         "referenced_only": pair.referenced_only,
+        "orphan": pair.orphan,
         "changed": pair.changed,
         "skipped_references": pair.skipped_references,
         "warnings": pair.warnings,

@@ -26,6 +26,7 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import (
     LINK_TAG_KEYS,
     MIRRORED_FROM_TAG,
+    MIRRORED_TO_TAG,
     is_group_id,
     is_vpc_id,
     read_link_tag,
@@ -170,7 +171,9 @@ def load_snapshot(
             snapshot.default_vpc_id = raw["VpcId"]
     snapshot.classic_vpc_id = snapshot.default_vpc_id if classic_vpc_id == "default" else classic_vpc_id
 
-    tagged = describe_groups(client, [{"Name": "tag-key", "Values": list(link_tag_keys) + [MIRRORED_FROM_TAG]}])
+    # Sources by link tag, mirrors by mirroredFrom, and former sources by mirroredTo (orphan detection).
+    tag_keys = list(link_tag_keys) + [MIRRORED_FROM_TAG, MIRRORED_TO_TAG]
+    tagged = describe_groups(client, [{"Name": "tag-key", "Values": tag_keys}])
     for raw in tagged:
         snapshot.add_group(group_from_description(raw))
 

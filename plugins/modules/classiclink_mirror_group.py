@@ -86,6 +86,20 @@ options:
         rules are revoked first for that group.
     type: int
     default: 60
+  prune:
+    description:
+      - Also delete orphan mirrors of the region, after the given sources are converged: mirrors whose source no
+        longer exists, no longer carries a link tag, or whose link tag now names another VPC (retargeting).
+      - A source whose link tag cannot be read does not make its mirror an orphan.
+      - A mirror still in use (C(DependencyViolation)) is reported as an error for that mirror, the rest goes on.
+      - With O(prune=true), O(source_group) and O(source_groups) may be omitted.
+    type: bool
+    default: false
+  prune_vpc_ids:
+    description:
+      - Only prune orphan mirrors in these VPCs. Default is every VPC of the region.
+    type: list
+    elements: str
   tags:
     description:
       - Extra tags for the mirrors. The mirror-relationship tags are always set and never purged.
@@ -185,6 +199,9 @@ groups:
       description: Mirrors deleted by O(state=absent).
       type: list
       elements: str
+    orphan:
+      description: For a mirror deleted by O(prune), why it was an orphan (V(source_gone), V(untagged), V(retargeted)).
+      type: str
     referenced_only:
       description: The mirror was created empty because another pair refers to it; its rules follow on its own run.
       type: bool
@@ -256,21 +273,22 @@ def main():
         rules_quota=dict(type="int", default=60),
         tags=dict(type="dict", aliases=["resource_tags"]),
         purge_tags=dict(type="bool", default=True),
+        prune=dict(type="bool", default=False),
+        prune_vpc_ids=dict(type="list", elements="str"),
         **COMMON_ARGS,
     )
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
         mutually_exclusive=[("source_group", "source_groups")],
-        required_one_of=[("source_group", "source_groups")],
         supports_check_mode=True,
     )
     check_common(module)
     params = module.params
     if params["rules_quota"] < 1:
         module.fail_json(msg="rules_quota must be 1 or more, got %d" % params["rules_quota"])
-    refs = [params["source_group"]] if params["source_group"] else list(params["source_groups"])
-    if not refs:
-        module.fail_json(msg="source_groups is empty; name at least one source group")
+    refs = [params["source_group"]] if params["source_group"] else list(params["source_groups"] or [])
+    if not refs and not params["prune"]:
+        module.fail_json(msg="source_groups is empty; name at least one source group, or set prune")
     options = MirrorOptions(
         state=params["state"],
         purge_rules=params["purge_rules"],
@@ -281,6 +299,8 @@ def main():
         link_tag_keys=tuple(params["link_tag_keys"]),
         rules_quota=params["rules_quota"],
         vpc_id=params["vpc_id"].strip() if params["vpc_id"] else None,
+        prune=params["prune"],
+        prune_vpc_ids=tuple(params["prune_vpc_ids"]) if params["prune_vpc_ids"] else None,
     )
 
     client = ec2_client(module)

@@ -330,3 +330,38 @@ def test_adopt_takes_over_a_same_name_group(run_module, moto, ec2):
     result = converge(run_module, moto, {"source_group": src, "adopt": True})
     assert result["groups"][0]["adopted"] is True
     assert tags(describe(ec2, existing))[MIRRORED_FROM] == src
+
+
+def test_prune_deletes_orphans_and_retargets(run_module, moto, ec2):
+    vpc, new_vpc = make_vpc(ec2), make_vpc(ec2, cidr="192.168.0.0/16")
+    gone = make_group(ec2, "gone", link=vpc)
+    untagged = make_group(ec2, "untagged", link=vpc)
+    moved = make_group(ec2, "moved", link=vpc)
+    typo = make_group(ec2, "typo", link=vpc)
+    converge(run_module, moto, {"source_groups": ["gone", "untagged", "moved", "typo"]})
+    ec2.delete_security_group(GroupId=gone)
+    ec2.delete_tags(Resources=[untagged], Tags=[{"Key": "classiclinkmirror:linkToVPC"}])
+    ec2.create_tags(Resources=[moved], Tags=[{"Key": "classiclinkmirror:linkToVPC", "Value": new_vpc}])
+    ec2.create_tags(Resources=[typo], Tags=[{"Key": "classiclinkmirror:linkToVPC", "Value": "vpc-oops"}])
+
+    check = run_module(MODULE, {"source_groups": ["moved"], "prune": True}, check=True)
+    result = converge(run_module, moto, {"source_groups": ["moved"], "prune": True})
+
+    orphans = {g["source_ref"]: g["orphan"] for g in result["groups"] if g["orphan"]}
+    assert orphans == {gone: "source_gone", untagged: "untagged", moved: "retargeted"}
+    assert {g["source_ref"]: g["orphan"] for g in check["groups"] if g["orphan"]} == orphans
+    names_left = {g["GroupName"] for g in ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["SecurityGroups"]}
+    assert names_left == {"default", "typo"}  # a tag that cannot be read never deletes a mirror
+    new_mirror = group_named(ec2, new_vpc, "moved")
+    assert tags(describe(ec2, moved))[MIRRORED_TO] == new_mirror["GroupId"]
+    assert MIRRORED_TO not in tags(describe(ec2, untagged))
+
+
+def test_prune_alone_needs_no_sources(run_module, moto, ec2):
+    vpc = make_vpc(ec2)
+    src = make_group(ec2, "web", link=vpc)
+    converge(run_module, moto, {"source_group": "web"})
+    ec2.delete_security_group(GroupId=src)
+    result = converge(run_module, moto, {"prune": True, "prune_vpc_ids": [vpc]})
+    assert [g["orphan"] for g in result["groups"]] == ["source_gone"]
+    assert group_named(ec2, vpc, "web") is None
