@@ -14,7 +14,7 @@ when that set changes the instance is detached, then attached again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError
@@ -76,9 +76,10 @@ class LinksPlan:
 
 
 class _LinkPlanner:
-    def __init__(self, snapshot: Snapshot, options: LinkOptions):
+    def __init__(self, snapshot: Snapshot, options: LinkOptions, planned_mirrors: Mapping[str, str]):
         self.snapshot = snapshot
         self.options = options
+        self.planned_mirrors = planned_mirrors
         self.managed = managed_sources(snapshot, options.link_tag_keys)
         self.enable_vpcs: List[str] = []
 
@@ -103,9 +104,10 @@ class _LinkPlanner:
         mirrors = []
         for source_id in sources:
             mirror = mirror_of(self.snapshot, source_id, vpc_id)
-            if mirror is None:
+            mirror_id = mirror.id if mirror else self.planned_mirrors.get(source_id)
+            if mirror_id is None:
                 return vpc_id, (), "the mirror of %s in %s does not exist yet; run classiclink_mirror_group for it first" % (source_id, vpc_id)
-            mirrors.append(mirror.id)
+            mirrors.append(mirror_id)
         return vpc_id, tuple(sorted(mirrors)), None
 
     def explicit_groups(self) -> Tuple[Optional[str], Tuple[str, ...], Optional[str]]:
@@ -199,10 +201,12 @@ class _LinkPlanner:
         return plan
 
 
-def plan_links(snapshot: Snapshot, instance_ids: Optional[Sequence[str]], options: LinkOptions) -> LinksPlan:
+def plan_links(snapshot: Snapshot, instance_ids: Optional[Sequence[str]], options: LinkOptions,
+               planned_mirrors: Optional[Mapping[str, str]] = None) -> LinksPlan:
     """Plan the links of ``instance_ids``, or of every instance that is a member of a
-    managed group or already linked."""
-    planner = _LinkPlanner(snapshot, options)
+    managed group or already linked. ``planned_mirrors`` (source id -> mirror id)
+    stands in for mirrors a pair plan will create (the audit's view of a full run)."""
+    planner = _LinkPlanner(snapshot, options, planned_mirrors or {})
     if instance_ids is None:
         managed = set(planner.managed)
         instance_ids = sorted(

@@ -14,6 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+try:
+    from botocore.exceptions import ClientError
+except ImportError:  # pragma: no cover - AnsibleAWSModule reports the missing library
+    ClientError = Exception  # type: ignore[misc,assignment]
+
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
@@ -93,6 +98,7 @@ class Snapshot:
     links: Dict[str, Link] = field(default_factory=dict)  # by instance id
     default_vpc_id: Optional[str] = None
     classic_vpc_id: Optional[str] = None  # a VPC standing in for EC2-Classic (test environments)
+    links_error: Optional[str] = None  # why ClassicLink state could not be read (audit runs go on)
 
     def is_classic(self, vpc_id: Optional[str]) -> bool:
         """Whether a group or instance in ``vpc_id`` counts as EC2-Classic."""
@@ -151,6 +157,7 @@ def load_snapshot(
     with_links: bool = False,
     instance_ids: Optional[Sequence[str]] = None,
     classic_vpc_id: Optional[str] = None,
+    tolerate_link_errors: bool = False,
 ) -> Snapshot:
     """Read the groups and VPCs a run needs, in four paginated describes or fewer.
 
@@ -199,15 +206,35 @@ def load_snapshot(
         for raw in describe_groups(client, [{"Name": "vpc-id", "Values": targets}]):
             snapshot.add_group(group_from_description(raw))
     if with_links:
-        _load_links(client, snapshot, instance_ids)
+        _load_links(client, snapshot, instance_ids, tolerate_link_errors)
     return snapshot
 
 
-def _load_links(client, snapshot: Snapshot, instance_ids: Optional[Sequence[str]]) -> None:
+def _load_links(client, snapshot: Snapshot, instance_ids: Optional[Sequence[str]], tolerate_link_errors: bool) -> None:
+    try:
+        _load_classiclink_state(client, snapshot, instance_ids)
+    except ClientError as exc:
+        # Accounts without EC2-Classic refuse the ClassicLink calls; an audit still reports the rest.
+        if not tolerate_link_errors:
+            raise
+        error = exc.response.get("Error", {})
+        snapshot.links_error = "ClassicLink state could not be read: %s: %s" % (error.get("Code"), error.get("Message"))
+    _load_instances(client, snapshot, instance_ids)
+
+
+def _load_classiclink_state(client, snapshot: Snapshot, instance_ids: Optional[Sequence[str]]) -> None:
     for raw in _retry_call(client.describe_vpc_classic_link).get("Vpcs", []):
         vpc = snapshot.vpcs.get(raw["VpcId"])
         if vpc is not None:
             snapshot.vpcs[vpc.id] = Vpc(vpc.id, vpc.is_default, bool(raw.get("ClassicLinkEnabled")))
+    link_params = {"Filters": [{"Name": "instance-id", "Values": list(instance_ids)}]} if instance_ids else {}
+    for raw in describe_links(client, link_params):
+        snapshot.links[raw["InstanceId"]] = Link(
+            raw["InstanceId"], raw["VpcId"], tuple(sorted(group["GroupId"] for group in raw.get("Groups", [])))
+        )
+
+
+def _load_instances(client, snapshot: Snapshot, instance_ids: Optional[Sequence[str]]) -> None:
     if instance_ids is not None:
         filters = [{"Name": "instance-id", "Values": list(instance_ids)}] if instance_ids else None
     else:
@@ -222,11 +249,10 @@ def _load_links(client, snapshot: Snapshot, instance_ids: Optional[Sequence[str]
                     vpc_id=raw.get("VpcId") or None,
                     tags=tag_dict(raw.get("Tags")),
                 )
-    link_params = {"Filters": [{"Name": "instance-id", "Values": list(instance_ids)}]} if instance_ids else {}
-    for raw in _paginate(client, "describe_classic_link_instances", "Instances", **link_params):
-        snapshot.links[raw["InstanceId"]] = Link(
-            raw["InstanceId"], raw["VpcId"], tuple(sorted(group["GroupId"] for group in raw.get("Groups", [])))
-        )
+
+
+def describe_links(client, params: Mapping) -> List[dict]:
+    return _paginate(client, "describe_classic_link_instances", "Instances", **params)
 
 
 @AWSRetry.jittered_backoff()

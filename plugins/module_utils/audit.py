@@ -1,0 +1,107 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the classiclink.mirror collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The audit: what a full run would change, from the same planners a run uses. Pure."""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence
+
+from ansible_collections.classiclink.mirror.plugins.module_utils.links import (
+    MUTATING_ACTIONS,
+    LinkOptions,
+    plan_links,
+)
+from ansible_collections.classiclink.mirror.plugins.module_utils.plan import MirrorOptions, find_orphans, plan_pairs
+from ansible_collections.classiclink.mirror.plugins.module_utils.report import pair_result
+from ansible_collections.classiclink.mirror.plugins.module_utils.snapshot import Snapshot
+from ansible_collections.classiclink.mirror.plugins.module_utils.tags import read_link_tag
+
+
+def _drift(entry: dict) -> dict:
+    drift = {"create": entry["created"]}
+    for direction in ("ingress", "egress"):
+        changes = entry[direction]
+        drift[direction] = {"add": changes["added"], "revoke": changes["revoked"], "update": changes["updated"]}
+    drift["tags"] = entry["tags"]
+    return drift
+
+
+def audit(snapshot: Snapshot, link_tag_keys: Sequence[str], vpc_ids: Optional[Sequence[str]] = None,
+          prune: bool = False, with_instances: bool = True) -> Dict[str, object]:
+    """Sources, pairs (with drift), orphans, instances, and whether anything drifted."""
+    in_scope = (lambda vpc: vpc in vpc_ids) if vpc_ids else (lambda vpc: True)
+    declared = []
+    for group in sorted(snapshot.groups.values(), key=lambda g: (g.name, g.id)):
+        link = read_link_tag(group.tags, link_tag_keys, group.label)
+        if group.mirrored_from or not link.present or (link.vpc_id and not in_scope(link.vpc_id)):
+            continue
+        declared.append((group, link))
+
+    plan = plan_pairs(snapshot, [group.id for group, _ in declared], MirrorOptions(link_tag_keys=tuple(link_tag_keys)))
+    by_source = {pair.source_id: pair for pair in plan.pairs if pair.source is not None and not pair.referenced_only}
+    sources: List[dict] = []
+    pairs: List[dict] = []
+    for group, link in declared:
+        pair = by_source.get(group.id)
+        sources.append({
+            "group_id": group.id,
+            "group_name": group.name,
+            "vpc_id": group.vpc_id,
+            "target_vpc_id": link.vpc_id,
+            "mirror_group_id": pair.mirror.id if pair and pair.mirror else None,
+            "problem": pair.error if pair else link.error,
+        })
+        if pair is None or link.vpc_id is None:
+            continue  # no target VPC to pair with: reported under sources only
+        entry = pair_result(pair)
+        pairs.append({
+            "source_group_id": group.id,
+            "source_group_name": group.name,
+            "vpc_id": pair.vpc_id,
+            "mirror_group_id": pair.mirror_id,
+            "in_sync": not pair.changed and not pair.error,
+            "drift": _drift(entry),
+            "skipped_references": entry["skipped_references"],
+            "error": pair.error,
+        })
+
+    orphans = [
+        {"group_id": mirror.id, "group_name": mirror.name, "vpc_id": mirror.vpc_id,
+         "mirrored_from": mirror.mirrored_from, "reason": reason}
+        for mirror, reason in find_orphans(snapshot, link_tag_keys, vpc_ids)
+    ]
+
+    instances: List[dict] = []
+    if with_instances and not snapshot.links_error:
+        planned = {pair.source_id: pair.mirror_id for pair in plan.pairs if pair.source is not None and pair.mirror_id}
+        links_plan = plan_links(snapshot, None, LinkOptions(prune=prune, link_tag_keys=tuple(link_tag_keys)), planned)
+        for item in links_plan.instances:
+            current = item.current
+            if not (in_scope(item.vpc_id) or (current and in_scope(current.vpc_id)) or item.vpc_id is None):
+                continue
+            instance = snapshot.instances.get(item.instance_id)
+            instances.append({
+                "instance_id": item.instance_id,
+                "state": instance.state if instance else None,
+                "vpc_id": item.vpc_id,
+                "groups": list(item.groups),
+                "link": {"vpc_id": current.vpc_id, "groups": list(current.group_ids)} if current else None,
+                "action": item.action,
+                "reason": item.reason,
+            })
+
+    drift = (
+        any(not pair["in_sync"] and not pair["error"] for pair in pairs)
+        or (prune and bool(orphans))
+        or any(item["action"] in MUTATING_ACTIONS for item in instances)
+    )
+    return {
+        "drift": drift,
+        "sources": sources,
+        "pairs": pairs,
+        "orphans": orphans,
+        "instances": instances,
+        "links_error": snapshot.links_error,
+    }
