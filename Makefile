@@ -1,0 +1,90 @@
+# Build / test entry points for the classiclink.mirror collection.
+#
+#   make test     sanity -> lint -> pytest -> changelog-lint (stops at the first failure)
+#   make help     list the targets
+#
+# Every target bootstraps .venv first (tools/bootstrap-venv.sh): created when
+# missing, reinstalled when requirements/dev.txt or tools/requirements-tools.txt
+# is newer than .venv/.stamp.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+# `make -j test` must still run the stages one after the other.
+.NOTPARALLEL:
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Extra arguments for pytest, e.g. `make unit PYTEST_ARGS="-k rules -x"` or
+# `make integration PYTEST_ARGS="-n 2"` (pytest-xdist).
+PYTEST_ARGS ?=
+PYTEST := $(PY) -m pytest
+
+# Tools and ansible from the venv come first on PATH for every recipe.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export VENV := $(abspath $(VENV))
+
+# Where dev/test runs see the repo as classiclink.mirror (same path as
+# `python -m tests.support.devpaths`; ansible.cfg: collections_path = .collections).
+COLLECTION_LINK := .collections/ansible_collections/classiclink/mirror
+
+.PHONY: help venv collections test sanity lint pytest unit emulation integration \
+	changelog-lint demo clean distclean
+
+help:
+	@echo "make test            sanity, lint, pytest, changelog-lint (in that order; what CI runs)"
+	@echo "make sanity          ansible-test sanity --python 3.11 on a copy in .build/ (tools/sanity.sh)"
+	@echo "make lint            ansible-lint, production profile, offline (tools/lint.sh)"
+	@echo "make pytest          pytest over tests/unit tests/emulation tests/integration"
+	@echo "make unit            pytest tests/unit"
+	@echo "make emulation       pytest tests/emulation"
+	@echo "make integration     pytest tests/integration"
+	@echo "make changelog-lint  antsibull-changelog lint"
+	@echo "make demo            python -m tests.support.demo"
+	@echo "make venv            create/refresh .venv"
+	@echo "make collections     create the $(COLLECTION_LINK) symlink"
+	@echo "make clean           remove build/test output (keeps .venv); distclean also removes .venv"
+	@echo "PYTEST_ARGS=...      extra pytest arguments (e.g. '-n 2' for pytest-xdist)"
+
+venv:
+	@tools/bootstrap-venv.sh
+
+collections:
+	@mkdir -p $(dir $(COLLECTION_LINK))
+	@ln -sfn ../../.. $(COLLECTION_LINK)
+
+test: sanity lint pytest changelog-lint
+	@echo "make test: all stages passed"
+
+sanity: venv
+	tools/sanity.sh
+
+lint: venv collections
+	tools/lint.sh
+
+# pytest exits 5 when it collects no tests; that fails the target (and `make test`).
+pytest: venv collections
+	$(PYTEST) $(PYTEST_ARGS)
+
+unit: venv collections
+	$(PYTEST) tests/unit $(PYTEST_ARGS)
+
+emulation: venv collections
+	$(PYTEST) tests/emulation $(PYTEST_ARGS)
+
+integration: venv collections
+	$(PYTEST) tests/integration $(PYTEST_ARGS)
+
+changelog-lint: venv
+	$(VENV)/bin/antsibull-changelog lint
+
+demo: venv collections
+	$(PY) -m tests.support.demo
+
+clean:
+	rm -rf .build .collections tests/output .pytest_cache .hypothesis .ansible
+	find . \( -path ./.venv -o -path ./.git \) -prune -o \
+		-name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)
