@@ -23,7 +23,7 @@ options:
         default VPC.
       - For test environments, where EC2-Classic is emulated by a VPC (the collection's own tests use moto's default
         VPC). On a real account leave it unset; groups without a VPC are EC2-Classic groups.
-      - An EC2-Classic source has no egress rules (the mirror keeps the VPC default egress with O(egress=auto)), and
+      - An EC2-Classic source has no egress rules (by default its mirror keeps the VPC default egress), and
         prefix-list rules on its mirror are preserved; only EC2-Classic instances can be linked.
     type: str
   concurrency:

@@ -18,6 +18,7 @@ Every call is retried with jittered backoff when EC2 throttles.
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, Iterable, Mapping, Optional
 
@@ -33,6 +34,7 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.rules import GR
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import MIRRORED_FROM_TAG, TagChange, aws_tag_list
 
 DEFAULT_CONCURRENCY = 4
+_PLACEHOLDER_RE = re.compile(re.escape(PLACEHOLDER_PREFIX) + r"sg-[0-9a-f]+")
 _retry = AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30)
 
 
@@ -184,9 +186,11 @@ def apply_plan(client, plan: Plan, concurrency: int = DEFAULT_CONCURRENCY) -> Di
 
 
 def resolve_ids(value, ids: Mapping[str, str]):
-    """Swap placeholders for created ids anywhere in a report structure."""
+    """Swap placeholders for created ids anywhere in a report structure, inside text too."""
     if isinstance(value, str):
-        return ids.get(value, value)
+        if PLACEHOLDER_PREFIX not in value:
+            return value
+        return _PLACEHOLDER_RE.sub(lambda match: ids.get(match.group(0), match.group(0)), value)
     if isinstance(value, list):
         return [resolve_ids(item, ids) for item in value]
     if isinstance(value, dict):

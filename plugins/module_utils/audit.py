@@ -39,7 +39,7 @@ def audit(snapshot: Snapshot, link_tag_keys: Sequence[str], vpc_ids: Optional[Se
             continue
         declared.append((group, link))
 
-    plan = plan_pairs(snapshot, [group.id for group, _ in declared], MirrorOptions(link_tag_keys=tuple(link_tag_keys)))
+    plan = plan_pairs(snapshot, [group.id for group, _link in declared], MirrorOptions(link_tag_keys=tuple(link_tag_keys)))
     by_source = {pair.source_id: pair for pair in plan.pairs if pair.source is not None and not pair.referenced_only}
     sources: List[dict] = []
     pairs: List[dict] = []

@@ -178,6 +178,12 @@ class _Planner:
         if not candidates:
             return None, "no source security group named %r in this region; check the name and the region, or pass the group id" % ref
         if len(candidates) > 1:
+            # Prefer the group that declares a pair, and never a group of the target VPC itself.
+            tagged = [group for group in candidates if read_link_tag(group.tags, self.options.link_tag_keys).present]
+            outside = [group for group in candidates if self.options.vpc_id is None or group.vpc_id != self.options.vpc_id]
+            for narrowed in (tagged, outside):
+                if len(narrowed) == 1:
+                    return narrowed[0], None
             listed = ", ".join("%s in %s" % (group.id, group.vpc_id or "EC2-Classic") for group in candidates)
             return None, "security group name %r is ambiguous (%s); pass the group id instead" % (ref, listed)
         return candidates[0], None
@@ -246,6 +252,8 @@ class _Planner:
             return pair
         wanted_tags = {MIRRORED_FROM_TAG: source.id}
         wanted_tags.update(self.options.tags or {})
+        pair.before = dict(mirror.rules) if mirror else dict(NEW_GROUP_RULES)
+        pair.after = dict(pair.before)
         if mirror is None:
             pair.mirror_id = placeholder(source.id)
             pair.create = CreateMirror(source.name, source.description, vpc_id, wanted_tags)
@@ -253,7 +261,7 @@ class _Planner:
             pair.mirror, pair.mirror_id, pair.adopt = mirror, mirror.id, adopt
             purge = self.options.purge_tags and self.options.tags is not None and not referenced_only
             pair.mirror_tags = plan_tags(mirror.tags, wanted_tags if not referenced_only else {MIRRORED_FROM_TAG: source.id}, purge)
-            if mirror.description != source.description:
+            if mirror.description != source.description and source.name != DEFAULT_GROUP_NAME:
                 pair.warnings.append(
                     "mirror %s keeps description %r while source %s now has %r: EC2 descriptions cannot be changed; delete the mirror to recreate it"
                     % (mirror.label, mirror.description, source.label, source.description))
@@ -378,12 +386,14 @@ RETARGETED = "retargeted"
 
 def find_orphans(snapshot: Snapshot, link_tag_keys: Sequence[str] = LINK_TAG_KEYS,
                  vpc_ids: Optional[Sequence[str]] = None,
-                 declared: Optional[Mapping[str, str]] = None) -> List[Tuple[SecurityGroup, str]]:
+                 declared: Optional[Mapping[str, str]] = None,
+                 undecided: Sequence[str] = ()) -> List[Tuple[SecurityGroup, str]]:
     """Mirrors whose source is gone, untagged, or now linked to another VPC.
 
     ``declared`` (source id -> VPC) overrides what the tags say, for sources a
-    run is retargeting right now. A source whose link tag cannot be read is
-    not taken as untagged: a typo in a tag must never delete a mirror.
+    run is retargeting right now. A source whose link tag cannot be read, or
+    names a VPC that does not exist, or is ``undecided`` (its pair failed this
+    run), keeps its mirror: a typo in a tag must never delete a mirror.
     """
     declared = declared or {}
     orphans = []
@@ -395,10 +405,12 @@ def find_orphans(snapshot: Snapshot, link_tag_keys: Sequence[str] = LINK_TAG_KEY
             orphans.append((mirror, SOURCE_GONE))
             continue
         link = read_link_tag(source.tags, link_tag_keys)
+        if source.id in undecided:
+            continue
         if source.id in declared:
             if declared[source.id] != mirror.vpc_id:
                 orphans.append((mirror, RETARGETED))
-        elif link.error:
+        elif link.error or (link.vpc_id and link.vpc_id not in snapshot.vpcs):
             continue
         elif not link.present:
             orphans.append((mirror, UNTAGGED))
@@ -447,11 +459,19 @@ def plan_pairs(snapshot: Snapshot, source_refs: Sequence[str], options: MirrorOp
     for pair in opened:
         if not pair.error:
             planner.plan_rules(pair)
+    if any(pair.error and pair.create for pair in opened):
+        # A pair failed while planning its rules (quota): its mirror will not be created,
+        # so plan the others again; references to it are now skipped and reported.
+        for pair in opened:
+            if not pair.error:
+                pair.rules, pair.skipped_references, pair.warnings = {}, [], []
+                planner.plan_rules(pair)
     ordered.extend(opened)
     batch_ids = set(pair.source_id for pair in ordered)
     ordered.extend(pair for sid, pair in planner.pairs.items() if sid not in batch_ids)
+    undecided = [pair.source_id for pair in ordered if pair.error and pair.source is not None]
     if options.prune and options.state == "present":
-        for mirror, reason in find_orphans(snapshot, options.link_tag_keys, options.prune_vpc_ids, planner.managed):
+        for mirror, reason in find_orphans(snapshot, options.link_tag_keys, options.prune_vpc_ids, planner.managed, undecided):
             source = snapshot.groups.get(mirror.mirrored_from)
             pair = removal_pair(mirror.mirrored_from, source, [mirror], touch_source=mirror.mirrored_from not in planner.pairs)
             pair.orphan = reason

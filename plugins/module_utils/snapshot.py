@@ -33,7 +33,6 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.tags import (
     MIRRORED_FROM_TAG,
     MIRRORED_TO_TAG,
     is_group_id,
-    is_vpc_id,
     read_link_tag,
     tag_dict,
 )

@@ -68,7 +68,8 @@ def read_link_tag(tags: Mapping[str, str], keys: Sequence[str] = LINK_TAG_KEYS, 
     if not is_vpc_id(vpc_id):
         return LinkTag(
             keys=present,
-            error="security group %s: link tag %s=%r is not a VPC id (expected vpc- and 8 or 17 hex digits); fix the tag value" % (group, present[0], tags[present[0]]),
+            error="security group %s: link tag %s=%r is not a VPC id (expected vpc- and 8 or 17 hex digits); fix the tag value"
+            % (group, present[0], tags[present[0]]),
         )
     return LinkTag(vpc_id=vpc_id, keys=present)
 

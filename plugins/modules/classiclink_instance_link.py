@@ -28,7 +28,7 @@ description:
   - All instances of one call are planned from one set of describes. One failing instance does not stop the others;
     the module fails at the end naming every failure.
 author:
-  - classiclink.mirror maintainers
+  - classiclink.mirror maintainers (@classiclink-mirror)
 options:
   instance_id:
     description:

@@ -31,7 +31,7 @@ description:
   - All pairs of one call are planned from one set of describes and applied together; one failing pair does not
     stop the others, and the module fails at the end naming every failure.
 author:
-  - classiclink.mirror maintainers
+  - classiclink.mirror maintainers (@classiclink-mirror)
 options:
   source_group:
     description:
@@ -88,8 +88,8 @@ options:
     default: 60
   prune:
     description:
-      - Also delete orphan mirrors of the region, after the given sources are converged: mirrors whose source no
-        longer exists, no longer carries a link tag, or whose link tag now names another VPC (retargeting).
+      - Also delete orphan mirrors of the region, after the given sources are converged. An orphan is a mirror whose
+        source no longer exists, no longer carries a link tag, or whose link tag now names another VPC (retargeting).
       - A source whose link tag cannot be read does not make its mirror an orphan.
       - A mirror still in use (C(DependencyViolation)) is reported as an error for that mirror, the rest goes on.
       - With O(prune=true), O(source_group) and O(source_groups) may be omitted.

@@ -15,12 +15,12 @@ description:
     pairs (source, mirror) with the drift a run of M(classiclink.mirror.classiclink_mirror_group) would fix, the
     orphan mirrors (source gone, untagged or retargeted), and the member instances with their ClassicLink status and
     the action M(classiclink.mirror.classiclink_instance_link) would take.
-  - RV(drift) is the audit answer: V(true) when a run would change anything.
+  - RV(drift) is the audit answer. It is V(true) when a run would change anything.
   - Plans with the same code as the changing modules, from one set of describes, and makes no mutating call.
   - On an account without EC2-Classic, the ClassicLink calls are refused; the module then still reports the groups,
     and says why in RV(links_error).
 author:
-  - classiclink.mirror maintainers
+  - classiclink.mirror maintainers (@classiclink-mirror)
 options:
   vpc_ids:
     description:
@@ -81,28 +81,55 @@ sources:
   type: list
   elements: dict
   contains:
-    group_id: {description: Source group id., type: str}
-    group_name: {description: Source group name., type: str}
-    vpc_id: {description: The source's own VPC (null for EC2-Classic)., type: str}
-    target_vpc_id: {description: VPC named by the link tag., type: str}
-    mirror_group_id: {description: Existing mirror in the target VPC, or null., type: str}
-    problem: {description: Why the source cannot be mirrored, or null., type: str}
+    group_id:
+      description: "Source group id."
+      type: str
+    group_name:
+      description: "Source group name."
+      type: str
+    vpc_id:
+      description: "The source's own VPC (null for EC2-Classic)."
+      type: str
+    target_vpc_id:
+      description: "VPC named by the link tag."
+      type: str
+    mirror_group_id:
+      description: "Existing mirror in the target VPC, or null."
+      type: str
+    problem:
+      description: "Why the source cannot be mirrored, or null."
+      type: str
 pairs:
   description: One entry per mirrorable source, with what a run would change.
   returned: always
   type: list
   elements: dict
   contains:
-    source_group_id: {description: Source group id., type: str}
-    source_group_name: {description: Source group name., type: str}
-    vpc_id: {description: Target VPC., type: str}
-    mirror_group_id: {description: Mirror id (a C(new-mirror-of-) placeholder when it would be created)., type: str}
-    in_sync: {description: Whether the pair needs nothing., type: bool}
+    source_group_id:
+      description: "Source group id."
+      type: str
+    source_group_name:
+      description: "Source group name."
+      type: str
+    vpc_id:
+      description: "Target VPC."
+      type: str
+    mirror_group_id:
+      description: "Mirror id (a C(new-mirror-of-) placeholder when it would be created)."
+      type: str
+    in_sync:
+      description: "Whether the pair needs nothing."
+      type: bool
     drift:
       description: Per direction, the rules a run would C(add), C(revoke) and C(update), and whether the mirror would be created.
       type: dict
-    skipped_references: {description: Source rules that cannot be translated, with reasons., type: list, elements: dict}
-    error: {description: Why the pair cannot be mirrored, or null., type: str}
+    skipped_references:
+      description: "Source rules that cannot be translated, with reasons."
+      type: list
+      elements: dict
+    error:
+      description: "Why the pair cannot be mirrored, or null."
+      type: str
 orphans:
   description: Mirrors whose source is gone (C(source_gone)), untagged (C(untagged)) or now linked to another VPC (C(retargeted)).
   returned: always
@@ -114,13 +141,28 @@ instances:
   type: list
   elements: dict
   contains:
-    instance_id: {description: Instance id., type: str}
-    state: {description: Instance state., type: str}
-    vpc_id: {description: VPC of the desired link., type: str}
-    groups: {description: Groups of the desired link., type: list, elements: str}
-    link: {description: Current link (vpc_id, groups) or null., type: dict}
-    action: {description: What a run would do (linked, relinked, unlinked, unchanged, skipped, error)., type: str}
-    reason: {description: Why, for skipped, error and stale links., type: str}
+    instance_id:
+      description: "Instance id."
+      type: str
+    state:
+      description: "Instance state."
+      type: str
+    vpc_id:
+      description: "VPC of the desired link."
+      type: str
+    groups:
+      description: "Groups of the desired link."
+      type: list
+      elements: str
+    link:
+      description: "Current link (vpc_id, groups) or null."
+      type: dict
+    action:
+      description: "What a run would do (linked, relinked, unlinked, unchanged, skipped, error)."
+      type: str
+    reason:
+      description: "Why, for skipped, error and stale links."
+      type: str
 links_error:
   description: Why instances' ClassicLink state could not be read (for example on an account without EC2-Classic), or null.
   returned: always

@@ -50,7 +50,7 @@ def test_link_relink_and_in_sync(run_module, moto, ec2):
 
 def test_check_mode_reports_the_real_actions_without_mutating(run_module, moto, ec2):
     vpc = make_vpc(ec2)
-    sources, _ = mirrored(run_module, ec2, ["web"], vpc)
+    sources, _mirrors = mirrored(run_module, ec2, ["web"], vpc)
     instances = launch(ec2, [sources["web"]], count=3)
     ec2.stop_instances(InstanceIds=instances[2:])
     moto.reset_calls()
@@ -64,8 +64,8 @@ def test_check_mode_reports_the_real_actions_without_mutating(run_module, moto, 
 
 def test_conflicting_vpcs_are_skipped_with_a_reason(run_module, moto, ec2):
     vpc_a, vpc_b = make_vpc(ec2), make_vpc(ec2, cidr="192.168.0.0/16")
-    src_a, _ = mirrored(run_module, ec2, ["a"], vpc_a)
-    src_b, _ = mirrored(run_module, ec2, ["b"], vpc_b)
+    src_a, _mirrors_a = mirrored(run_module, ec2, ["a"], vpc_a)
+    src_b, _mirrors_b = mirrored(run_module, ec2, ["b"], vpc_b)
     (instance,) = launch(ec2, [src_a["a"], src_b["b"]])
     moto.reset_calls()
     result = run_module(LINK, {"instance_id": instance, **CLASSIC})
@@ -78,7 +78,7 @@ def test_conflicting_vpcs_are_skipped_with_a_reason(run_module, moto, ec2):
 def test_six_groups_is_an_error_for_that_instance_only(run_module, moto, ec2):
     vpc = make_vpc(ec2)
     names = ["g%d" % i for i in range(6)]
-    sources, _ = mirrored(run_module, ec2, names, vpc)
+    sources, _mirrors = mirrored(run_module, ec2, names, vpc)
     (crowded,) = launch(ec2, list(sources.values()))
     (fine,) = launch(ec2, [sources["g0"]])
     result = run_module(LINK, {"instance_ids": [crowded, fine], **CLASSIC})
@@ -89,7 +89,7 @@ def test_six_groups_is_an_error_for_that_instance_only(run_module, moto, ec2):
 
 def test_stopped_instance_is_skipped(run_module, moto, ec2):
     vpc = make_vpc(ec2)
-    sources, _ = mirrored(run_module, ec2, ["web"], vpc)
+    sources, _mirrors = mirrored(run_module, ec2, ["web"], vpc)
     (instance,) = launch(ec2, [sources["web"]])
     ec2.stop_instances(InstanceIds=[instance])
     result = run_module(LINK, {"instance_id": instance, **CLASSIC})
@@ -100,7 +100,7 @@ def test_stopped_instance_is_skipped(run_module, moto, ec2):
 
 def test_state_absent_detaches(run_module, moto, ec2):
     vpc = make_vpc(ec2)
-    sources, _ = mirrored(run_module, ec2, ["web"], vpc)
+    sources, _mirrors = mirrored(run_module, ec2, ["web"], vpc)
     (instance,) = launch(ec2, [sources["web"]])
     run_module(LINK, {"instance_id": instance, **CLASSIC})
     result = run_module(LINK, {"instance_id": instance, "state": "absent", **CLASSIC})

@@ -1,0 +1,310 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the classiclink.mirror collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+name: mirror_summary
+short_description: Count what one run of the mirror role changed
+version_added: 0.1.0
+author:
+  - classiclink.mirror maintainers
+description:
+  - Reads the registered results of the calls a run of the C(classiclink.mirror.mirror) role makes (mirror the sources with
+    M(classiclink.mirror.classiclink_mirror_group), link instances with M(classiclink.mirror.classiclink_instance_link),
+    delete orphan mirrors) and returns counts, the list of failures, and a few lines of text for a person to read.
+  - Any of the results may be missing, V(null), or the result of a skipped task; it then counts nothing.
+  - A result without its list (RV(classiclink.mirror.classiclink_mirror_group#module:groups) or
+    RV(classiclink.mirror.classiclink_instance_link#module:instances)) comes from a call that failed as a whole (for
+    example the describes were refused); its C(msg) is listed among the errors.
+  - Registered with C(failed_when=false), a failed call still carries its per-pair and per-instance errors; that is how the
+    role goes on after a failed pair and fails the host at the end.
+positional: _input, links, pruned
+options:
+  _input:
+    description: Registered result of the M(classiclink.mirror.classiclink_mirror_group) call that mirrors the sources.
+    type: dict
+    required: true
+  links:
+    description: Registered result of the M(classiclink.mirror.classiclink_instance_link) call.
+    type: dict
+  pruned:
+    description:
+      - Registered result of the M(classiclink.mirror.classiclink_mirror_group) call that deletes orphan mirrors
+        (O(classiclink.mirror.classiclink_mirror_group#module:prune=true)).
+      - Its entries are counted as deletions and errors only.
+    type: dict
+  discovered:
+    description:
+      - Registered result of M(classiclink.mirror.classiclink_mirror_info) from the start of the run.
+      - Used to count the orphan mirrors that were not deleted (pruning off, or deleting failed).
+    type: dict
+"""
+
+EXAMPLES = r"""
+- name: Summarise the run of the role
+  ansible.builtin.set_fact:
+    mirror_run_summary: >-
+      {{ mirror_groups_result | classiclink.mirror.mirror_summary(mirror_links_result, mirror_prune_result,
+                                                                  discovered=mirror_discovered) }}
+
+- name: Show it
+  ansible.builtin.debug:
+    msg: "{{ mirror_run_summary.lines }}"
+
+- name: Fail when a pair or an instance failed
+  ansible.builtin.fail:
+    msg: "{{ mirror_run_summary.errors | join('; ') }}"
+  when: mirror_run_summary.errors | length > 0
+"""
+
+RETURN = r"""
+_value:
+  description: The counts, the failures, and the text.
+  type: dict
+  contains:
+    changed:
+      description: Whether any of the calls changed (or in check mode would change) something.
+      type: bool
+    groups_created:
+      description: Mirrors created (including mirrors created empty because another mirror refers to them).
+      type: int
+    groups_updated:
+      description: Existing mirrors whose rules or tags changed.
+      type: int
+    groups_unchanged:
+      description: Mirrors already in sync.
+      type: int
+    groups_deleted:
+      description: Mirrors deleted (orphans, and mirrors removed with O(classiclink.mirror.classiclink_mirror_group#module:state=absent)).
+      type: int
+    groups_failed:
+      description: Pairs and orphans that failed.
+      type: int
+    rules_added:
+      description: Rules authorized on mirrors, ingress and egress.
+      type: int
+    rules_revoked:
+      description: Rules revoked from mirrors.
+      type: int
+    rules_updated:
+      description: Rules whose description was updated.
+      type: int
+    skipped_references:
+      description: Source rules that refer to groups that cannot be translated, so they are not on the mirror.
+      type: int
+    links_made:
+      description: Instances linked.
+      type: int
+    links_changed:
+      description: Instances detached and linked again with other groups or to another VPC.
+      type: int
+    links_removed:
+      description: Links removed (stale links, with pruning on).
+      type: int
+    links_unchanged:
+      description: Instances whose link was already right.
+      type: int
+    instances_skipped:
+      description: Instances that were not linked (not running, no managed group, conflicting VPCs...).
+      type: int
+    conflicts:
+      description: Skipped instances whose managed groups point at more than one VPC.
+      type: int
+    classiclink_enabled:
+      description: VPCs on which ClassicLink was enabled.
+      type: int
+    orphans_kept:
+      description: Orphan mirrors reported by O(discovered) that were not deleted.
+      type: int
+    errors:
+      description: One line per failed pair, orphan, instance, or failed call.
+      type: list
+      elements: str
+    lines:
+      description: A short text for a person, one line per list element.
+      type: list
+      elements: str
+"""
+
+import typing as t
+
+from ansible.errors import AnsibleFilterError
+
+DIRECTIONS = ("ingress", "egress")
+CONFLICT_MARK = "more than one VPC"  # how classiclink_instance_link words a VPC conflict
+LINK_COUNTERS = {
+    "linked": "links_made",
+    "relinked": "links_changed",
+    "unlinked": "links_removed",
+    "unchanged": "links_unchanged",
+    "skipped": "instances_skipped",
+}
+COUNTERS = (
+    "groups_created",
+    "groups_updated",
+    "groups_unchanged",
+    "groups_deleted",
+    "groups_failed",
+    "rules_added",
+    "rules_revoked",
+    "rules_updated",
+    "skipped_references",
+    "links_made",
+    "links_changed",
+    "links_removed",
+    "links_unchanged",
+    "instances_skipped",
+    "conflicts",
+    "classiclink_enabled",
+    "orphans_kept",
+)
+
+
+def _ran(result: t.Any, name: str) -> bool:
+    """Whether ``result`` is the result of a call that ran (not missing, not skipped)."""
+    if result is None:
+        return False
+    if not isinstance(result, dict):
+        raise AnsibleFilterError("mirror_summary: %s must be a registered task result (a dict), got %s" % (name, type(result).__name__))
+    return not result.get("skipped")
+
+
+def _call_error(result: dict, items: str, what: str) -> t.Optional[str]:
+    """The message of a call that failed as a whole (its result has no per-item list)."""
+    if items in result:
+        return None
+    return "%s: %s" % (what, result.get("msg") or "the call returned no %s" % items)
+
+
+def _pair_label(entry: dict) -> str:
+    name = entry.get("source_group_name") or entry.get("group_name") or entry.get("source_ref") or "?"
+    source = entry.get("source_group_id")
+    label = "%s (%s)" % (name, source) if source and source != name else name
+    return "%s -> %s" % (label, entry["vpc_id"]) if entry.get("vpc_id") else label
+
+
+def _rule_text(rule: dict) -> str:
+    target = next((rule[key] for key in ("cidr_ip", "cidr_ipv6", "prefix_list_id", "group_id") if rule.get(key)), "?")
+    protocol = rule.get("protocol", "?")
+    ports = ""
+    if rule.get("from_port") is not None:
+        ports = " %s" % rule["from_port"] if rule["from_port"] == rule.get("to_port") else " %s-%s" % (rule["from_port"], rule.get("to_port"))
+    return "%s%s from %s" % (protocol, ports, target)
+
+
+class _Summary:
+    def __init__(self) -> None:
+        self.counts: t.Dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        self.changed = False
+        self.errors: t.List[str] = []
+        self.skipped: t.List[str] = []
+        self.deleted_ids: t.Set[str] = set()
+
+    def add_groups(self, result: t.Any, what: str) -> None:
+        if not _ran(result, what):
+            return
+        self.changed = self.changed or bool(result.get("changed"))
+        error = _call_error(result, "groups", what)
+        if error:
+            self.errors.append(error)
+            return
+        for entry in result["groups"]:
+            self.add_pair(entry)
+
+    def add_pair(self, entry: dict) -> None:
+        deleted = list(entry.get("deleted") or ())
+        self.counts["groups_deleted"] += len(deleted)
+        self.deleted_ids.update(deleted)
+        for direction in DIRECTIONS:
+            changes = entry.get(direction) or {}
+            self.counts["rules_added"] += len(changes.get("added") or ())
+            self.counts["rules_revoked"] += len(changes.get("revoked") or ())
+            self.counts["rules_updated"] += len(changes.get("updated") or ())
+        for rule in entry.get("skipped_references") or ():
+            self.counts["skipped_references"] += 1
+            self.skipped.append("%s: %s not mirrored: %s" % (_pair_label(entry), _rule_text(rule), rule.get("reason") or "cannot be translated"))
+        if entry.get("error"):
+            self.counts["groups_failed"] += 1
+            self.errors.append("%s %s: %s" % ("orphan" if entry.get("orphan") else "pair", _pair_label(entry), entry["error"]))
+        elif entry.get("orphan") or deleted:
+            pass  # an orphan (or a removed pair) counts as a deletion only
+        elif entry.get("created"):
+            self.counts["groups_created"] += 1
+        elif entry.get("changed"):
+            self.counts["groups_updated"] += 1
+        else:
+            self.counts["groups_unchanged"] += 1
+
+    def add_links(self, result: t.Any) -> None:
+        if not _ran(result, "links"):
+            return
+        self.changed = self.changed or bool(result.get("changed"))
+        error = _call_error(result, "instances", "instance links")
+        if error:
+            self.errors.append(error)
+            return
+        self.counts["classiclink_enabled"] += len(result.get("enabled_classiclink") or ())
+        for item in result["instances"]:
+            action = item.get("action")
+            if action == "error":
+                self.errors.append("instance %s: %s" % (item.get("instance_id"), item.get("reason")))
+                continue
+            if action in LINK_COUNTERS:
+                self.counts[LINK_COUNTERS[action]] += 1
+            if action == "skipped" and CONFLICT_MARK in (item.get("reason") or ""):
+                self.counts["conflicts"] += 1
+                self.skipped.append("instance %s not linked: %s" % (item.get("instance_id"), item.get("reason")))
+
+    def add_orphans(self, discovered: t.Any) -> None:
+        if not _ran(discovered, "discovered"):
+            return
+        orphans = discovered.get("orphans") or ()
+        self.counts["orphans_kept"] = len([o for o in orphans if o.get("group_id") not in self.deleted_ids])
+
+    def lines(self) -> t.List[str]:
+        c = self.counts
+        out = [
+            "mirrors: %d created, %d updated, %d unchanged, %d deleted, %d failed"
+            % (c["groups_created"], c["groups_updated"], c["groups_unchanged"], c["groups_deleted"], c["groups_failed"]),
+            "rules: %d added, %d revoked, %d descriptions updated" % (c["rules_added"], c["rules_revoked"], c["rules_updated"]),
+            "links: %d made, %d changed, %d removed, %d unchanged, %d instances skipped (%d VPC conflicts)"
+            % (c["links_made"], c["links_changed"], c["links_removed"], c["links_unchanged"], c["instances_skipped"], c["conflicts"]),
+        ]
+        if c["classiclink_enabled"]:
+            out.append("ClassicLink enabled on %d VPCs" % c["classiclink_enabled"])
+        if c["orphans_kept"]:
+            out.append("orphan mirrors kept: %d (turn pruning on to delete them)" % c["orphans_kept"])
+        out.extend(self.skipped)
+        if self.errors:
+            out.append("FAILED: %d" % len(self.errors))
+            out.extend("  " + error for error in self.errors)
+        else:
+            out.append("failures: none")
+        return out
+
+    def result(self) -> t.Dict[str, t.Any]:
+        summary: t.Dict[str, t.Any] = dict(self.counts)
+        summary["changed"] = self.changed
+        summary["errors"] = list(self.errors)
+        summary["lines"] = self.lines()
+        return summary
+
+
+def mirror_summary(mirrored: t.Any, links: t.Any = None, pruned: t.Any = None, discovered: t.Any = None) -> t.Dict[str, t.Any]:
+    """Counts, failures and text for one run of the mirror role."""
+    summary = _Summary()
+    summary.add_groups(mirrored, "mirror")
+    summary.add_links(links)
+    summary.add_groups(pruned, "prune")
+    summary.add_orphans(discovered)
+    return summary.result()
+
+
+class FilterModule:
+    """classiclink.mirror filters."""
+
+    def filters(self) -> t.Dict[str, t.Callable[..., t.Any]]:
+        return {"mirror_summary": mirror_summary}

@@ -1,0 +1,209 @@
+"""Shared pytest fixtures for classiclink.mirror.
+
+Every AWS call goes over HTTP to one moto harness server per pytest process
+(``tests/support/moto_harness.py``), which records calls at the server and
+emulates ClassicLink.
+
+Fixtures
+--------
+moto_server       session: the running :class:`MotoHarness` (``.url``, ``.calls()``...)
+moto              function: the same harness after ``.reset()`` (fresh account per test)
+aws_env           function: environment (dict) for subprocesses talking to the harness
+ec2               function: boto3 EC2 client for us-east-1
+ec2_client        function: factory ``ec2_client(region="us-east-1")``
+aws_client        function: factory ``aws_client(service, region="us-east-1")``
+run_module        function: ``run_module(name, args, check=False, diff=False,
+                  region="us-east-1") -> dict``, runs the real module file in a
+                  subprocess, Ansible "direct" style
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from tests.support.devpaths import REPO_ROOT, collections_root, ensure_dev_collection_path
+from tests.support.moto_harness import MotoHarness, start_server
+
+DEFAULT_REGION = "us-east-1"
+_PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+_LOOPBACK = "127.0.0.1,localhost,::1"
+
+
+# Collection modules (module_utils, modules) are imported in-process by unit tests
+# as ansible_collections.classiclink.mirror...: that needs the dev symlink and
+# <repo>/.collections on sys.path before test modules are collected.
+ensure_dev_collection_path()
+if str(collections_root()) not in sys.path:
+    sys.path.insert(0, str(collections_root()))
+
+
+def _venv_python() -> str:
+    candidate = REPO_ROOT / ".venv" / "bin" / "python"
+    return str(candidate) if candidate.exists() else sys.executable
+
+
+def _venv_site_packages() -> str:
+    found = sorted((REPO_ROOT / ".venv" / "lib").glob("python3*/site-packages"))
+    return str(found[-1]) if found else sysconfig.get_paths()["purelib"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dev_collection_path() -> Path:
+    """``.collections/ansible_collections/classiclink/mirror`` -> repo root."""
+    return ensure_dev_collection_path()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoHarness]:
+    # boto3 in this process must never send loopback traffic through a proxy.
+    for var in ("NO_PROXY", "no_proxy"):
+        os.environ[var] = ",".join(filter(None, [os.environ.get(var, ""), _LOOPBACK]))
+    harness = start_server()
+    yield harness
+    harness.stop()
+
+
+@pytest.fixture
+def moto(moto_server: MotoHarness) -> MotoHarness:
+    """The harness with a fresh moto account and an empty call log."""
+    moto_server.reset()
+    return moto_server
+
+
+def _aws_env(url: str, region: str = DEFAULT_REGION) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "EC2_", "BOTO_")) and k.upper() not in _PROXY_VARS
+    }
+    env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION=region,
+        AWS_REGION=region,
+        AWS_ENDPOINT_URL=url,
+        AWS_URL=url,  # endpoint_url env fallback of older amazon.aws releases
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+        NO_PROXY=_LOOPBACK,
+        no_proxy=_LOOPBACK,
+        ANSIBLE_COLLECTIONS_PATH=str(collections_root()),
+    )
+    return env
+
+
+@pytest.fixture
+def aws_env(moto: MotoHarness) -> dict[str, str]:
+    """Environment for subprocesses (credentials, region, endpoint, no proxies)."""
+    return _aws_env(moto.url)
+
+
+@pytest.fixture(scope="session")
+def _boto_session() -> boto3.session.Session:
+    # One session for the whole run: its loader caches service models between tests.
+    return boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=DEFAULT_REGION
+    )
+
+
+@pytest.fixture
+def aws_client(moto: MotoHarness, _boto_session: boto3.session.Session) -> Callable[..., Any]:
+    """Factory: ``aws_client(service, region="us-east-1")`` -> boto3 client on the harness."""
+    # No client-side retries: every call the test makes reaches the server exactly once.
+    config = Config(retries={"mode": "standard", "total_max_attempts": 1})
+
+    def make(service: str, region: str = DEFAULT_REGION) -> Any:
+        return _boto_session.client(service, region_name=region, endpoint_url=moto.url, config=config)
+
+    return make
+
+
+@pytest.fixture
+def ec2_client(aws_client: Callable[..., Any]) -> Callable[..., Any]:
+    """Factory: ``ec2_client(region="us-east-1")`` -> boto3 EC2 client on the harness."""
+    return lambda region=DEFAULT_REGION: aws_client("ec2", region)
+
+
+@pytest.fixture
+def ec2(ec2_client: Callable[..., Any]) -> Any:
+    return ec2_client(DEFAULT_REGION)
+
+
+class ModuleResult(dict):  # type: ignore[type-arg]
+    """The module's JSON result; ``.rc``, ``.stdout``, ``.stderr`` for debugging."""
+
+    rc: int
+    stdout: str
+    stderr: str
+
+
+def parse_module_output(stdout: str) -> dict[str, Any] | None:
+    """The module's JSON document, tolerating warnings or noise printed before it."""
+    decoder = json.JSONDecoder()
+    braces = [i for i, ch in enumerate(stdout) if ch == "{"]
+    line_starts = [i for i in braces if i == 0 or stdout[i - 1] == "\n"]
+    for start in line_starts + sorted(set(braces) - set(line_starts)):
+        try:
+            doc, end = decoder.raw_decode(stdout, start)
+        except ValueError:
+            continue
+        if isinstance(doc, dict) and not stdout[end:].strip():
+            return doc
+    return None
+
+
+@pytest.fixture
+def run_module(moto: MotoHarness) -> Callable[..., ModuleResult]:
+    """Run ``plugins/modules/<name>.py`` (or a FQCN module) as Ansible does in direct mode."""
+
+    def run(
+        name: str,
+        args: dict[str, Any],
+        check: bool = False,
+        diff: bool = False,
+        region: str = DEFAULT_REGION,
+    ) -> ModuleResult:
+        if name.count(".") == 2:  # FQCN, e.g. amazon.aws.ec2_vpc_net_info
+            namespace, collection, module = name.split(".")
+        else:
+            namespace, collection, module = "classiclink", "mirror", name
+        module_path = f"ansible_collections.{namespace}.{collection}.plugins.modules.{module}"
+        env = _aws_env(moto.url, region)
+        env["PYTHONPATH"] = os.pathsep.join([str(collections_root()), _venv_site_packages()])
+        payload = {"ANSIBLE_MODULE_ARGS": {**args, "_ansible_check_mode": check, "_ansible_diff": diff}}
+        with tempfile.TemporaryDirectory(prefix="run_module-") as tmp:
+            args_file = Path(tmp) / "args.json"
+            args_file.write_text(json.dumps(payload), encoding="utf-8")
+            proc = subprocess.run(
+                [_venv_python(), "-m", module_path, str(args_file)],
+                cwd=tmp,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+        doc = parse_module_output(proc.stdout)
+        if doc is None:
+            raise AssertionError(
+                f"module {name} produced no JSON result (rc={proc.returncode})\n"
+                f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
+            )
+        result = ModuleResult(doc)
+        result.rc, result.stdout, result.stderr = proc.returncode, proc.stdout, proc.stderr
+        return result
+
+    return run

@@ -1,0 +1,367 @@
+"""The moto test server used by every test of ``classiclink.mirror``.
+
+This is the one place where the fake AWS endpoint is built.  It is moto's
+own server application (``DomainDispatcherApplication(create_backend_app)``,
+the same app ``ThreadedMotoServer`` runs) wrapped in a WSGI middleware that
+
+1. **records every AWS request at the server**: service, region, action,
+   whether the action mutates state, and the HTTP status.  An action is
+   read-only iff its name starts with ``Describe``, ``Get`` or ``List``; for
+   REST-style requests without an action name, ``GET``/``HEAD`` are read-only.
+2. **emulates ClassicLink** (``AttachClassicLinkVpc``, ``DetachClassicLinkVpc``,
+   ``DescribeClassicLinkInstances``), which moto does not implement; see
+   :mod:`tests.support.classiclink_emulation` for the model.  EC2-Classic
+   instances are modelled as ordinary moto instances in moto's default VPC.
+3. serves harness endpoints (not AWS):
+
+   * ``GET  /_harness/calls``        -> JSON list of recorded calls
+   * ``POST /_harness/calls/reset``  -> clear the recorded calls
+   * ``GET  /_harness/classiclink``  -> JSON list of current ClassicLink links
+   * moto's ``POST /moto-api/reset`` still works and also clears ClassicLink state.
+
+Use :func:`start_server` from Python, or the CLI (from the repository root)::
+
+    .venv/bin/python -m tests.support.moto_harness --port 5000 [--host 127.0.0.1] [--port-file PATH]
+
+It prints ``moto harness listening on http://127.0.0.1:PORT`` once ready and
+serves until SIGTERM/SIGINT.  ``--port 0`` picks a free port; ``--port-file``
+receives the port (written atomically once listening, removed on exit).  Only
+loopback addresses are accepted.  Point clients at it with
+``AWS_ENDPOINT_URL=http://127.0.0.1:PORT`` and any credentials (e.g. ``testing``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import ipaddress
+import json
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+import urllib.request
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from tests.support.classiclink_emulation import EMULATED_ACTIONS, ClassicLinkEmulator, error_xml
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+READ_ONLY_PREFIXES = ("Describe", "Get", "List")
+_CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]*)/\d{8}/([^/]+)/([^/]+)/aws4_request")
+_HOST_RE = re.compile(r"^([a-z0-9-]+)\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com")
+_NO_PROXY_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def is_mutating(action: str | None, method: str = "POST") -> bool:
+    """Read-only iff the action starts with Describe/Get/List (REST: GET/HEAD)."""
+    if action:
+        return not action.startswith(READ_ONLY_PREFIXES)
+    return method.upper() not in ("GET", "HEAD", "OPTIONS")
+
+
+class CallRecorder:
+    """Thread-safe list of recorded AWS calls."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: list[dict[str, Any]] = []
+
+    def add(self, call: dict[str, Any]) -> None:
+        with self._lock:
+            self._calls.append(call)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(c) for c in self._calls]
+
+    def reset(self) -> None:
+        with self._lock:
+            self._calls.clear()
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """Read the request body and put it back so moto can read it again."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    if length > 0:
+        body = stream.read(length)
+    elif environ.get("wsgi.input_terminated"):
+        body = stream.read()
+    else:
+        return b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return body
+
+
+def _params(environ: dict[str, Any], body: bytes) -> dict[str, str]:
+    """Query-protocol parameters from the query string and a form-encoded body."""
+    params = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded") and body:
+        form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        params.update({k: v[0] for k, v in form.items()})
+    return params
+
+
+def _account_id(environ: dict[str, Any], access_key: str) -> str:
+    """Same precedence as moto: MOTO_ACCOUNT_ID, x-moto-account-id, access key."""
+    if "MOTO_ACCOUNT_ID" in os.environ:
+        return os.environ["MOTO_ACCOUNT_ID"]
+    if environ.get("HTTP_X_MOTO_ACCOUNT_ID"):
+        return str(environ["HTTP_X_MOTO_ACCOUNT_ID"])
+    from moto.iam.models import get_account_id_from
+
+    return get_account_id_from(access_key)
+
+
+class HarnessApp:
+    """WSGI middleware: call recording + ClassicLink emulation + harness endpoints."""
+
+    def __init__(self, inner: WSGIApp | None = None) -> None:
+        if inner is None:
+            from moto.server import DomainDispatcherApplication, create_backend_app
+
+            inner = DomainDispatcherApplication(create_backend_app)
+        self.inner = inner
+        self.recorder = CallRecorder()
+        self.classiclink = ClassicLinkEmulator()
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_harness/"):
+            return self._harness_endpoint(environ, start_response)
+        if path.startswith("/moto-api"):
+            result = self.inner(environ, start_response)
+            if path.rstrip("/") == "/moto-api/reset":
+                self.classiclink.reset()
+            return result
+
+        body = _read_body(environ)
+        params = _params(environ, body)
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        access_key, region, service = "", "us-east-1", "unknown"
+        if m := _CREDENTIAL_RE.search(auth):
+            access_key, region, service = m.group(1), m.group(2), m.group(3).lower()
+        elif m := _HOST_RE.match(environ.get("HTTP_HOST", "")):
+            service, region = m.group(1), m.group(2)
+        action = params.get("Action")
+        if not action and (target := environ.get("HTTP_X_AMZ_TARGET")):
+            action = target.rsplit(".", 1)[-1]  # JSON protocol: "Service_Version.Action"
+        call: dict[str, Any] = {
+            "service": service,
+            "region": region,
+            "action": action,
+            "mutating": is_mutating(action, environ.get("REQUEST_METHOD", "POST")),
+            "status": 0,
+        }
+
+        if service == "ec2" and action in EMULATED_ACTIONS:
+            try:
+                account = _account_id(environ, access_key)
+                status, xml = self.classiclink.handle(action, params, account, region)
+            except Exception as exc:  # a bug in the emulation: surface it as a 500
+                logging.getLogger(__name__).exception("ClassicLink emulation failed")
+                status, xml = 500, error_xml("InternalError", f"emulation error: {exc!r}")
+            call["status"] = status
+            self.recorder.add(call)
+            return self._respond(start_response, status, xml.encode(), "text/xml;charset=UTF-8")
+
+        captured: dict[str, int] = {}
+
+        def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"] = int(status.split(" ", 1)[0])
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+        result = self.inner(environ, _start_response)
+        call["status"] = captured.get("status", 0)
+        self.recorder.add(call)
+        if service == "ec2" and call["mutating"]:
+            try:  # e.g. StopInstances ends ClassicLink links
+                self.classiclink.sweep(_account_id(environ, access_key), region)
+            except Exception:  # never break the moto response because of the sweep
+                logging.getLogger(__name__).exception("ClassicLink sweep failed")
+        return result
+
+    @staticmethod
+    def _respond(start_response: StartResponse, status: int, body: bytes, content_type: str) -> list[bytes]:
+        reason = {
+            200: "OK",
+            400: "Bad Request",
+            404: "Not Found",
+            405: "Method Not Allowed",
+            412: "Precondition Failed",
+            500: "Internal Server Error",
+        }.get(status, "Unknown")
+        start_response(f"{status} {reason}", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+        return [body]
+
+    def _harness_endpoint(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        path = environ.get("PATH_INFO", "").rstrip("/")
+        routes: dict[tuple[str, str], Callable[[], Any]] = {
+            ("GET", "/_harness/calls"): self.recorder.snapshot,
+            ("POST", "/_harness/calls/reset"): lambda: (self.recorder.reset(), {"reset": True})[1],
+            ("GET", "/_harness/classiclink"): self.classiclink.all_links,
+        }
+        handler = routes.get((method, path))
+        if handler is None:
+            known = any(p == path for _method, p in routes)
+            status = 405 if known else 404
+            body = json.dumps({"error": f"{method} {path} is not a harness endpoint"}).encode()
+            return self._respond(start_response, status, body, "application/json")
+        return self._respond(start_response, 200, json.dumps(handler()).encode(), "application/json")
+
+
+CLASSIC_AMI_ID = "ami-12c6146b"  # in moto's built-in AMI catalogue for every region
+
+
+def launch_classic_instances(ec2: Any, count: int = 1, tags: dict[str, str] | None = None) -> list[str]:
+    """Launch EC2-Classic stand-ins: running moto instances in the default VPC (no subnet).
+
+    ``ec2`` is a boto3 EC2 client pointed at the harness.  Returns the instance IDs.
+    """
+    kwargs: dict[str, Any] = {}
+    if tags:
+        kwargs["TagSpecifications"] = [
+            {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+        ]
+    reservation = ec2.run_instances(ImageId=CLASSIC_AMI_ID, MinCount=count, MaxCount=count, **kwargs)
+    return [i["InstanceId"] for i in reservation["Instances"]]
+
+
+def _check_loopback(host: str) -> None:
+    if host == "localhost":
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise ValueError(f"the moto harness only binds to loopback addresses, not {host!r}")
+
+
+def _http(url: str, method: str = "GET") -> Any:
+    data = b"" if method == "POST" else None
+    req = urllib.request.Request(url, data=data, method=method)
+    with _NO_PROXY_OPENER.open(req, timeout=30) as resp:
+        raw = resp.read()
+    return json.loads(raw) if raw.strip().startswith((b"[", b"{")) else raw
+
+
+class MotoHarness:
+    """Handle on a running harness server (in-process via start_server, or remote)."""
+
+    def __init__(
+        self,
+        url: str,
+        server: BaseWSGIServer | None = None,
+        thread: threading.Thread | None = None,
+        app: HarnessApp | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.port = int(self.url.rsplit(":", 1)[1])
+        self.app = app
+        self._server, self._thread = server, thread
+
+    @classmethod
+    def connect(cls, url: str) -> MotoHarness:
+        """Attach to a harness started elsewhere (e.g. with the CLI)."""
+        return cls(url)
+
+    def calls(self) -> list[dict[str, Any]]:
+        """Recorded AWS calls: dicts with service, region, action, mutating, status."""
+        return list(_http(f"{self.url}/_harness/calls"))
+
+    def mutating_calls(self) -> list[dict[str, Any]]:
+        return [c for c in self.calls() if c["mutating"]]
+
+    def reset_calls(self) -> None:
+        _http(f"{self.url}/_harness/calls/reset", "POST")
+
+    def classiclink_links(self) -> list[dict[str, Any]]:
+        return list(_http(f"{self.url}/_harness/classiclink"))
+
+    def reset(self) -> None:
+        """Fresh account: moto reset (also clears ClassicLink state), then the call log."""
+        _http(f"{self.url}/moto-api/reset", "POST")
+        self.reset_calls()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def __enter__(self) -> MotoHarness:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_server(port: int = 0, host: str = "127.0.0.1") -> MotoHarness:
+    """Serve the harness on loopback in a daemon thread; port 0 picks a free port."""
+    from moto.server import MotoRequestHandler
+
+    _check_loopback(host)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no per-request log lines
+    app = HarnessApp()
+    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, name=f"moto-harness-{server.port}", daemon=True)
+    thread.start()
+    url_host = f"[{host}]" if ":" in host else host
+    return MotoHarness(f"http://{url_host}:{server.port}", server, thread, app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.support.moto_harness",
+        description="moto server with call recording and ClassicLink emulation (loopback only)",
+    )
+    parser.add_argument("--port", type=int, default=5000, help="port to bind; 0 picks a free port")
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
+    parser.add_argument("--port-file", type=Path, help="write the chosen port to this file")
+    args = parser.parse_args(argv)
+    try:
+        _check_loopback(args.host)
+    except ValueError as err:
+        parser.error(str(err))
+
+    harness = start_server(args.port, args.host)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    if args.port_file:
+        tmp = args.port_file.with_name(args.port_file.name + ".tmp")
+        tmp.write_text(f"{harness.port}\n")
+        tmp.replace(args.port_file)
+    print(f"moto harness listening on {harness.url}", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        harness.stop()
+        if args.port_file:
+            args.port_file.unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
