@@ -12,7 +12,7 @@ options:
   link_tag_keys:
     description:
       - Tag keys that declare a source group's target VPC (the link tag).
-      - The first key is the one written when O(vpc_id) sets a link tag on a group that has none.
+      - The first key is the one written when M(classiclink.mirror.classiclink_mirror_group) sets a link tag on a group that has none.
       - A group carrying several of these keys with different values is an error for that group.
     type: list
     elements: str
