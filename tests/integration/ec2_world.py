@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from tests.support.moto_harness import CLASSIC_AMI_ID
+
 LINK_TAG = "classiclinkmirror:linkToVPC"
 GUIDE_LINK_TAG = "classicmirror:linkToVPC"
 MIRRORED_FROM = "classiclinkmirror:mirroredFromClassicSecurityGroupId"
@@ -103,7 +105,7 @@ def mutating(moto: Any) -> list[str]:
 
 
 def any_image(ec2: Any) -> str:
-    return ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    return CLASSIC_AMI_ID  # describing moto's 1,300 images costs seconds per launch
 
 
 def launch(ec2: Any, group_ids: list[str], count: int = 1, instance_type: str = "t1.micro") -> list[str]:

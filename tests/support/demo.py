@@ -1,0 +1,206 @@
+"""``make demo``: the mirror playbook on the emulated "classic-mirror-test" stack.
+
+Starts the moto harness on a free loopback port, builds the stack
+(:mod:`tests.support.world`), then runs ``playbooks/mirror.yml`` four times
+against it, as a user would from the repository:
+
+1. ``--check --diff``: what a run would do, with no mutating call;
+2. for real: mirrors created, instances linked;
+3. again: nothing to do, no mutating call;
+4. after changing the Classic groups (8443 added to the backend, SSH
+   revoked): the mirrors follow.
+
+Each run's summary comes from its JSON report; the calls are counted at the
+server.  Exits non-zero when a run does not behave as described.
+
+    .venv/bin/python -m tests.support.demo [--verbose]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.support.devpaths import REPO_ROOT, collections_root, ensure_dev_collection_path
+from tests.support.moto_harness import MotoHarness, start_server
+from tests.support.world import World, build_world, classic_links, ec2_client, mirror_of
+
+REGION = "us-east-1"
+NEW_RULE_CIDR = "198.51.100.0/24"
+LOOPBACK = "127.0.0.1,localhost,::1"
+WIDTH = 78
+
+
+@dataclass
+class Run:
+    title: str
+    args: list[str]
+    expect_mutating: bool | None  # None: no expectation
+    expect_rc: int = 0
+
+
+def playbook_env(url: str, region: str = REGION) -> dict[str, str]:
+    """The environment of a user whose AWS endpoint is the harness (fake credentials, no proxies)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "EC2_", "BOTO_")) and k.upper() not in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+    }
+    env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_REGION=region,
+        AWS_DEFAULT_REGION=region,
+        AWS_ENDPOINT_URL=url,
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+        NO_PROXY=LOOPBACK,
+        no_proxy=LOOPBACK,
+        ANSIBLE_COLLECTIONS_PATH=str(collections_root()),
+        ANSIBLE_NOCOLOR="1",
+    )
+    return env
+
+
+def banner(text: str) -> None:
+    print("\n" + "=" * WIDTH)
+    print(f"== {text}")
+    print("=" * WIDTH, flush=True)
+
+
+def ansible_playbook() -> str:
+    venv = REPO_ROOT / ".venv" / "bin" / "ansible-playbook"
+    return str(venv) if venv.exists() else "ansible-playbook"
+
+
+def run_playbook(harness: MotoHarness, run: Run, report_dir: Path, verbose: bool) -> tuple[bool, dict[str, Any]]:
+    harness.reset_calls()
+    cmd = [
+        ansible_playbook(),
+        "playbooks/mirror.yml",
+        "-e", "mirror_classic_vpc_id=default",
+        "-e", f"mirror_report_path={report_dir}",
+        *run.args,
+    ]
+    started = time.monotonic()
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=playbook_env(harness.url), capture_output=True, text=True, timeout=300, check=False)
+    elapsed = time.monotonic() - started
+    calls = harness.calls()
+    mutating = [c["action"] for c in calls if c["mutating"]]
+
+    print("$ " + " ".join(["ansible-playbook", *cmd[1:]]))
+    if verbose:
+        print(proc.stdout)
+    report_file = report_dir / f"{REGION}.json"
+    report = json.loads(report_file.read_text()) if report_file.exists() else {}
+    for line in report.get("summary", {}).get("lines", ["(no report written)"]):
+        print("  " + line)
+    recap = [line for line in proc.stdout.splitlines() if line.startswith(REGION) and "ok=" in line]
+    print("  recap: " + (" ".join(recap[-1].split()[2:]) if recap else "(none)"))
+    print(f"  calls at the server: {len(mutating)} mutating / {len(calls)} total"
+          + (f" ({', '.join(sorted(set(mutating)))})" if mutating else "")
+          + f"; {elapsed:.1f}s; exit code {proc.returncode}")
+
+    ok = proc.returncode == run.expect_rc
+    if run.expect_mutating is not None and bool(mutating) != run.expect_mutating:
+        ok = False
+        print(f"  UNEXPECTED: {'no' if run.expect_mutating else 'some'} mutating calls were expected")
+    if not ok:
+        print(f"  UNEXPECTED: exit code {proc.returncode}, expected {run.expect_rc}")
+        if not verbose:
+            print(proc.stdout[-4000:])
+        print(proc.stderr[-2000:])
+    return ok, report
+
+
+def change_classic_rules(ec2: Any, world: World) -> None:
+    ec2.authorize_security_group_ingress(
+        GroupId=world.backend_group_id,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 8443, "ToPort": 8443,
+                        "IpRanges": [{"CidrIp": NEW_RULE_CIDR, "Description": "partner TLS"}]}],
+    )
+    ec2.revoke_security_group_ingress(
+        GroupId=world.ssh_group_id,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": world.ssh_cidr}]}],
+    )
+
+
+def rule_lines(group: dict[str, Any]) -> list[str]:
+    out = []
+    for perm in group["IpPermissions"]:
+        ports = "all" if perm["IpProtocol"] == "-1" else f"{perm['IpProtocol']} {perm.get('FromPort')}-{perm.get('ToPort')}"
+        targets = [r["CidrIp"] for r in perm.get("IpRanges", [])] + [r["CidrIpv6"] for r in perm.get("Ipv6Ranges", [])]
+        targets += [p["GroupId"] for p in perm.get("UserIdGroupPairs", [])] + [p["PrefixListId"] for p in perm.get("PrefixListIds", [])]
+        out.extend(f"ingress {ports} from {target}" for target in targets)
+    return out or ["(no ingress rules)"]
+
+
+def show_final_state(ec2: Any, world: World) -> None:
+    banner("Final state of the target VPC " + world.vpc_id)
+    for name, source_id in ((world.backend_name, world.backend_group_id), (world.ssh_name, world.ssh_group_id)):
+        mirror = mirror_of(ec2, world, source_id)
+        if mirror is None:
+            print(f"{name}: NO MIRROR")
+            continue
+        print(f"{name} ({source_id}) -> mirror {mirror['GroupId']}")
+        for line in rule_lines(mirror):
+            print("    " + line)
+    print("ClassicLinks (DescribeClassicLinkInstances):")
+    links = classic_links(ec2)
+    for instance_id in world.instance_ids:
+        vpc_id, groups = links.get(instance_id, (None, frozenset()))
+        print(f"    {instance_id}: " + (f"{vpc_id} with {', '.join(sorted(groups))}" if vpc_id else "NOT LINKED"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.support.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--verbose", action="store_true", help="print the full ansible-playbook output of every run")
+    args = parser.parse_args(argv)
+
+    for var in ("NO_PROXY", "no_proxy"):  # boto3 in this process: never proxy loopback
+        os.environ[var] = ",".join(filter(None, [os.environ.get(var, ""), LOOPBACK]))
+    ensure_dev_collection_path()
+    started = time.monotonic()
+    harness = start_server()
+    failures = 0
+    try:
+        ec2 = ec2_client(harness.url, REGION)
+        world = build_world(ec2)
+        banner(f"classic-mirror-test stack on the moto harness at {harness.url} ({REGION})")
+        print(f"EC2-Classic stand-in (moto's default VPC): {world.classic_vpc_id}")
+        print(f"target VPC (ClassicLink enabled):           {world.vpc_id}")
+        print(f"{world.backend_name} {world.backend_group_id}: tcp 8080 from elb-frontend {world.elb_group_id} (classicmirror:linkToVPC)")
+        print(f"{world.ssh_name} {world.ssh_group_id}: tcp 22 from {world.ssh_cidr} (classiclinkmirror:linkToVPC)")
+        print(f"instances (t1.micro, in both groups): {', '.join(world.instance_ids)}")
+
+        runs = [
+            Run("Run 1: dry run (--check --diff): what a run would change, no mutating call", ["--check", "--diff"], False),
+            Run("Run 2: for real: create the mirrors, link the instances", [], True),
+            Run("Run 3: again: already converged, nothing to change", [], False),
+            Run("Run 4: after the Classic rules changed (+8443 on the backend, -22 on ssh)", [], True),
+        ]
+        with tempfile.TemporaryDirectory(prefix="mirror-demo-") as tmp:
+            for index, run in enumerate(runs):
+                if index == 3:
+                    change_classic_rules(ec2, world)
+                banner(run.title)
+                ok, _ = run_playbook(harness, run, Path(tmp), args.verbose)
+                failures += not ok
+        show_final_state(ec2, world)
+    finally:
+        harness.stop()
+    banner(f"demo {'FAILED (%d unexpected runs)' % failures if failures else 'done'} in {time.monotonic() - started:.0f}s")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
