@@ -34,7 +34,9 @@ options:
     description:
       - Registered result of the M(classiclink.mirror.classiclink_mirror_group) call that deletes orphan mirrors
         (O(classiclink.mirror.classiclink_mirror_group#module:prune=true)).
-      - Its entries are counted as deletions and errors only.
+      - Only its orphan entries (with an C(orphan) reason) are counted, as deletions or errors. The role passes the
+        sources of the run to that call again so that an orphan whose new pair failed is kept; those pairs were
+        already counted from O(_input).
     type: dict
   discovered:
     description:
@@ -203,7 +205,7 @@ class _Summary:
         self.skipped: t.List[str] = []
         self.deleted_ids: t.Set[str] = set()
 
-    def add_groups(self, result: t.Any, what: str) -> None:
+    def add_groups(self, result: t.Any, what: str, orphans_only: bool = False) -> None:
         if not _ran(result, what):
             return
         self.changed = self.changed or bool(result.get("changed"))
@@ -212,7 +214,8 @@ class _Summary:
             self.errors.append(error)
             return
         for entry in result["groups"]:
-            self.add_pair(entry)
+            if entry.get("orphan") or not orphans_only:
+                self.add_pair(entry)
 
     def add_pair(self, entry: dict) -> None:
         deleted = list(entry.get("deleted") or ())
@@ -298,7 +301,7 @@ def mirror_summary(mirrored: t.Any, links: t.Any = None, pruned: t.Any = None, d
     summary = _Summary()
     summary.add_groups(mirrored, "mirror")
     summary.add_links(links)
-    summary.add_groups(pruned, "prune")
+    summary.add_groups(pruned, "prune", orphans_only=True)
     summary.add_orphans(discovered)
     return summary.result()
 

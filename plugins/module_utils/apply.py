@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Dict, Iterable, Mapping, Optional
+from typing import Callable, Dict, Iterable, List, Mapping, Optional
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError
@@ -100,15 +100,34 @@ class Executor:
 
     def create(self, pair: PairPlan) -> None:
         spec = pair.create
-        response = call(
+        try:
+            response = call(
+                self.client,
+                "create_security_group",
+                GroupName=spec.name,
+                Description=spec.description,
+                VpcId=spec.vpc_id,
+                TagSpecifications=[{"ResourceType": "security-group", "Tags": aws_tag_list(spec.tags)}],
+            )
+            self.ids[pair.mirror_id] = response["GroupId"]
+        except ClientError as exc:
+            # A retry after a lost response finds the group it created: take it only if it is ours.
+            existing = self.own_group(spec) if error_code(exc) == "InvalidGroup.Duplicate" else None
+            if existing is None:
+                raise
+            self.ids[pair.mirror_id] = existing
+
+    def own_group(self, spec) -> Optional[str]:
+        found = call(
             self.client,
-            "create_security_group",
-            GroupName=spec.name,
-            Description=spec.description,
-            VpcId=spec.vpc_id,
-            TagSpecifications=[{"ResourceType": "security-group", "Tags": aws_tag_list(spec.tags)}],
-        )
-        self.ids[pair.mirror_id] = response["GroupId"]
+            "describe_security_groups",
+            Filters=[{"Name": "vpc-id", "Values": [spec.vpc_id]}, {"Name": "group-name", "Values": [spec.name]}],
+        ).get("SecurityGroups", [])
+        for group in found:
+            tags = {tag["Key"]: tag["Value"] for tag in group.get("Tags", [])}
+            if tags.get(MIRRORED_FROM_TAG) == spec.tags.get(MIRRORED_FROM_TAG):
+                return group["GroupId"]
+        return None
 
     def tag(self, resource_id: str, change: TagChange) -> None:
         if change.set:
@@ -128,7 +147,23 @@ class Executor:
         for verb, permissions in steps:
             if permissions:
                 operation = "%s_%s" % (verb, direction) if verb.startswith("update") else "%s_security_group_%s" % (verb, direction)
-                call(self.client, operation, GroupId=group_id, IpPermissions=permissions)
+                self.permissions_call(operation, group_id, permissions)
+
+    def permissions_call(self, operation: str, group_id: str, permissions: List[dict]) -> None:
+        """One call for all permissions. If a retry of a call whose answer was lost finds the
+        rules already there (or already gone), redo it one rule at a time, skipping those."""
+        try:
+            call(self.client, operation, GroupId=group_id, IpPermissions=permissions)
+        except ClientError as exc:
+            done = _ALREADY_DONE.get(operation.split("_security_group_")[0])
+            if error_code(exc) != done:
+                raise
+            for single in _one_target_each(permissions):
+                try:
+                    call(self.client, operation, GroupId=group_id, IpPermissions=[single])
+                except ClientError as inner:
+                    if error_code(inner) != done:
+                        raise
 
     def converge(self, pair: PairPlan) -> None:
         group_id = self.resolve(pair.mirror_id)
@@ -173,6 +208,21 @@ class Executor:
         self._each([pair for pair in converging if not pair.error], self.converge, "updating the mirror")
         self._each([pair for pair in live if pair.removal], self.remove, "removing the mirror")
         return dict(self.ids)
+
+
+_ALREADY_DONE = {"authorize": "InvalidPermission.Duplicate", "revoke": "InvalidPermission.NotFound"}
+_TARGET_FIELDS = ("IpRanges", "Ipv6Ranges", "PrefixListIds", "UserIdGroupPairs")
+
+
+def _one_target_each(permissions: List[dict]) -> List[dict]:
+    """Split permissions into one permission per target."""
+    singles = []
+    for perm in permissions:
+        head = {key: value for key, value in perm.items() if key not in _TARGET_FIELDS}
+        for field in _TARGET_FIELDS:
+            for entry in perm.get(field, []):
+                singles.append(dict(head, **{field: [entry]}))
+    return singles
 
 
 class _Unresolved(Exception):

@@ -13,8 +13,8 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.links import (
     LinkOptions,
     plan_links,
 )
-from ansible_collections.classiclink.mirror.plugins.module_utils.plan import MirrorOptions, find_orphans, plan_pairs
-from ansible_collections.classiclink.mirror.plugins.module_utils.report import pair_result
+from ansible_collections.classiclink.mirror.plugins.module_utils.plan import MirrorOptions, declared_sources, find_orphans, plan_pairs
+from ansible_collections.classiclink.mirror.plugins.module_utils.report import orphan_results, pair_result
 from ansible_collections.classiclink.mirror.plugins.module_utils.snapshot import Snapshot
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import read_link_tag
 
@@ -32,12 +32,8 @@ def audit(snapshot: Snapshot, link_tag_keys: Sequence[str], vpc_ids: Optional[Se
           prune: bool = False, with_instances: bool = True) -> Dict[str, object]:
     """Sources, pairs (with drift), orphans, instances, and whether anything drifted."""
     in_scope = (lambda vpc: vpc in vpc_ids) if vpc_ids else (lambda vpc: True)
-    declared = []
-    for group in sorted(snapshot.groups.values(), key=lambda g: (g.name, g.id)):
-        link = read_link_tag(group.tags, link_tag_keys, group.label)
-        if group.mirrored_from or not link.present or (link.vpc_id and not in_scope(link.vpc_id)):
-            continue
-        declared.append((group, link))
+    declared = [(group, read_link_tag(group.tags, link_tag_keys, group.label))
+                for group in declared_sources(snapshot, link_tag_keys, vpc_ids)]
 
     plan = plan_pairs(snapshot, [group.id for group, _link in declared], MirrorOptions(link_tag_keys=tuple(link_tag_keys)))
     by_source = {pair.source_id: pair for pair in plan.pairs if pair.source is not None and not pair.referenced_only}
@@ -67,11 +63,7 @@ def audit(snapshot: Snapshot, link_tag_keys: Sequence[str], vpc_ids: Optional[Se
             "error": pair.error,
         })
 
-    orphans = [
-        {"group_id": mirror.id, "group_name": mirror.name, "vpc_id": mirror.vpc_id,
-         "mirrored_from": mirror.mirrored_from, "reason": reason}
-        for mirror, reason in find_orphans(snapshot, link_tag_keys, vpc_ids)
-    ]
+    orphans = orphan_results(find_orphans(snapshot, link_tag_keys, vpc_ids))
 
     instances: List[dict] = []
     if with_instances and not snapshot.links_error:

@@ -70,6 +70,21 @@ def managed_sources(snapshot: Snapshot, link_tag_keys: Sequence[str] = LINK_TAG_
     return managed
 
 
+def declared_sources(snapshot: Snapshot, link_tag_keys: Sequence[str] = LINK_TAG_KEYS,
+                     vpc_ids: Optional[Sequence[str]] = None) -> List[SecurityGroup]:
+    """Every non-mirror group carrying a link tag, sorted by name; with ``vpc_ids`` only
+    those whose tag names one of them (an unreadable tag then names none)."""
+    found = []
+    for group in snapshot.groups.values():
+        link = read_link_tag(group.tags, link_tag_keys)
+        if group.mirrored_from or not link.present:
+            continue
+        if vpc_ids and link.vpc_id not in vpc_ids:
+            continue
+        found.append(group)
+    return sorted(found, key=lambda group: (group.name, group.id))
+
+
 def mirror_of(snapshot: Snapshot, source_id: str, vpc_id: str) -> Optional[SecurityGroup]:
     """The group in ``vpc_id`` whose mirroredFrom tag names ``source_id``."""
     for group in snapshot.groups_in_vpc(vpc_id):
@@ -147,6 +162,7 @@ class PairPlan:
 @dataclass
 class Plan:
     pairs: List[PairPlan]
+    orphans: List[Tuple[SecurityGroup, str]] = field(default_factory=list)  # seen, pruned only with prune
 
     @property
     def changed(self) -> bool:
@@ -470,10 +486,11 @@ def plan_pairs(snapshot: Snapshot, source_refs: Sequence[str], options: MirrorOp
     batch_ids = set(pair.source_id for pair in ordered)
     ordered.extend(pair for sid, pair in planner.pairs.items() if sid not in batch_ids)
     undecided = [pair.source_id for pair in ordered if pair.error and pair.source is not None]
+    orphans = find_orphans(snapshot, options.link_tag_keys, options.prune_vpc_ids, planner.managed, undecided)
     if options.prune and options.state == "present":
-        for mirror, reason in find_orphans(snapshot, options.link_tag_keys, options.prune_vpc_ids, planner.managed, undecided):
+        for mirror, reason in orphans:
             source = snapshot.groups.get(mirror.mirrored_from)
             pair = removal_pair(mirror.mirrored_from, source, [mirror], touch_source=mirror.mirrored_from not in planner.pairs)
             pair.orphan = reason
             ordered.append(pair)
-    return Plan(ordered)
+    return Plan(ordered, orphans)

@@ -89,9 +89,17 @@ def pair_diff(pair: PairPlan) -> Optional[dict]:
     }
 
 
+def orphan_results(orphans) -> List[dict]:
+    return [
+        {"group_id": mirror.id, "group_name": mirror.name, "vpc_id": mirror.vpc_id,
+         "mirrored_from": mirror.mirrored_from, "reason": reason}
+        for mirror, reason in orphans
+    ]
+
+
 def plan_result(plan: Plan, ids: Optional[Mapping[str, str]] = None) -> dict:
     """The module result: ``changed``, ``groups`` and ``diff`` (resolved ids after a real run)."""
     groups = [pair_result(pair) for pair in plan.pairs]
     diffs = [diff for diff in (pair_diff(pair) for pair in plan.pairs) if diff]
-    result = {"groups": groups, "diff": diffs}
+    result = {"groups": groups, "diff": diffs, "orphans": orphan_results(plan.orphans)}
     return resolve_ids(result, ids or {})

@@ -157,6 +157,7 @@ def load_snapshot(
     instance_ids: Optional[Sequence[str]] = None,
     classic_vpc_id: Optional[str] = None,
     tolerate_link_errors: bool = False,
+    target_groups: bool = True,
 ) -> Snapshot:
     """Read the groups and VPCs a run needs, in four paginated describes or fewer.
 
@@ -167,7 +168,8 @@ def load_snapshot(
 
     ``with_links`` adds the instances (``instance_ids``, or every instance that
     is not terminated), their ClassicLinks and the target VPCs' ClassicLink
-    status: three more describes. ``classic_vpc_id`` (an id, or ``default``)
+    status: three more describes; ``target_groups=False`` skips step 4 (links
+    need the mirrors, which step 2 finds). ``classic_vpc_id`` (an id, or ``default``)
     names a VPC whose groups and instances stand in for EC2-Classic.
     """
     snapshot = Snapshot()
@@ -201,7 +203,7 @@ def load_snapshot(
         if declared in snapshot.vpcs:
             targets.add(declared)
     targets = sorted(targets)
-    if targets:
+    if targets and target_groups:
         for raw in describe_groups(client, [{"Name": "vpc-id", "Values": targets}]):
             snapshot.add_group(group_from_description(raw))
     if with_links:

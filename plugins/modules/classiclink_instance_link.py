@@ -204,6 +204,7 @@ def main():
             with_links=True,
             instance_ids=instance_ids,
             classic_vpc_id=params["classic_vpc_id"],
+            target_groups=options.groups is not None,
         )
     except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(

@@ -44,6 +44,19 @@ options:
       - Mutually exclusive with O(source_group).
     type: list
     elements: str
+  all_sources:
+    description:
+      - Mirror every managed source of the region, that is every group that carries a link tag (and is not a mirror).
+      - All of them are planned and applied in one call from one shared snapshot. This is what the C(mirror) role does.
+      - Mutually exclusive with O(source_group) and O(source_groups).
+    type: bool
+    default: false
+  vpc_ids:
+    description:
+      - With O(all_sources), only the sources whose link tag names one of these VPCs.
+      - Also the default of O(prune_vpc_ids).
+    type: list
+    elements: str
   vpc_id:
     description:
       - Target VPC for the given sources. Default is each source's link tag.
@@ -97,7 +110,7 @@ options:
     default: false
   prune_vpc_ids:
     description:
-      - Only prune orphan mirrors in these VPCs. Default is every VPC of the region.
+      - Only prune orphan mirrors in these VPCs. Default is O(vpc_ids), or else every VPC of the region.
     type: list
     elements: str
   tags:
@@ -163,6 +176,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+orphans:
+  description:
+    - Orphan mirrors seen by this run (deleted when O(prune=true)), each with C(group_id), C(group_name), C(vpc_id),
+      C(mirrored_from) and C(reason) (V(source_gone), V(untagged) or V(retargeted)).
+  returned: always
+  type: list
+  elements: dict
 group_id:
   description: Id of the mirror, when one source was given (a placeholder C(new-mirror-of-<source id>) in check mode).
   returned: when O(source_group) is set and the pair has a mirror
@@ -251,7 +271,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.apply import apply_plan
 from ansible_collections.classiclink.mirror.plugins.module_utils.options import COMMON_ARGS, check_common, ec2_client
-from ansible_collections.classiclink.mirror.plugins.module_utils.plan import MirrorOptions, plan_pairs
+from ansible_collections.classiclink.mirror.plugins.module_utils.plan import MirrorOptions, declared_sources, plan_pairs
 from ansible_collections.classiclink.mirror.plugins.module_utils.report import plan_result
 from ansible_collections.classiclink.mirror.plugins.module_utils.snapshot import load_snapshot
 
@@ -265,6 +285,8 @@ def main():
     argument_spec = dict(
         source_group=dict(type="str"),
         source_groups=dict(type="list", elements="str"),
+        all_sources=dict(type="bool", default=False),
+        vpc_ids=dict(type="list", elements="str"),
         vpc_id=dict(type="str"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         purge_rules=dict(type="bool", default=True),
@@ -279,7 +301,7 @@ def main():
     )
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
-        mutually_exclusive=[("source_group", "source_groups")],
+        mutually_exclusive=[("source_group", "source_groups", "all_sources")],
         supports_check_mode=True,
     )
     check_common(module)
@@ -287,8 +309,8 @@ def main():
     if params["rules_quota"] < 1:
         module.fail_json(msg="rules_quota must be 1 or more, got %d" % params["rules_quota"])
     refs = [params["source_group"]] if params["source_group"] else list(params["source_groups"] or [])
-    if not refs and not params["prune"]:
-        module.fail_json(msg="source_groups is empty; name at least one source group, or set prune")
+    if not refs and not params["prune"] and not params["all_sources"]:
+        module.fail_json(msg="no source group given; set source_group, source_groups, all_sources or prune")
     options = MirrorOptions(
         state=params["state"],
         purge_rules=params["purge_rules"],
@@ -300,7 +322,7 @@ def main():
         rules_quota=params["rules_quota"],
         vpc_id=params["vpc_id"].strip() if params["vpc_id"] else None,
         prune=params["prune"],
-        prune_vpc_ids=tuple(params["prune_vpc_ids"]) if params["prune_vpc_ids"] else None,
+        prune_vpc_ids=tuple(params["prune_vpc_ids"] or params["vpc_ids"] or ()) or None,
     )
 
     client = ec2_client(module)
@@ -308,6 +330,8 @@ def main():
         snapshot = load_snapshot(client, options.link_tag_keys, refs, classic_vpc_id=params["classic_vpc_id"])
     except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Could not describe the security groups and VPCs of this region")
+    if params["all_sources"]:
+        refs = [group.id for group in declared_sources(snapshot, options.link_tag_keys, params["vpc_ids"])]
 
     plan = plan_pairs(snapshot, refs, options)
     changed = plan.changed

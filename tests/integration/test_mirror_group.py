@@ -365,3 +365,29 @@ def test_prune_alone_needs_no_sources(run_module, moto, ec2):
     result = converge(run_module, moto, {"prune": True, "prune_vpc_ids": [vpc]})
     assert [g["orphan"] for g in result["groups"]] == ["source_gone"]
     assert group_named(ec2, vpc, "web") is None
+
+
+def test_all_sources_mirrors_every_tagged_group_of_the_chosen_vpcs(run_module, moto, ec2):
+    vpc, other_vpc = make_vpc(ec2), make_vpc(ec2, cidr="192.168.0.0/16")
+    make_group(ec2, "web", link=vpc)
+    make_group(ec2, "ssh", link=vpc, tag_key=GUIDE_LINK_TAG)
+    make_group(ec2, "elsewhere", link=other_vpc)
+    make_group(ec2, "untagged")
+
+    result = converge(run_module, moto, {"all_sources": True, "vpc_ids": [vpc]})
+
+    assert sorted(g["source_group_name"] for g in result["groups"]) == ["ssh", "web"]
+    assert group_named(ec2, other_vpc, "elsewhere") is None
+    assert run_module(MODULE, {"all_sources": True, "source_group": "web"}).rc != 0  # mutually exclusive
+
+
+def test_orphans_are_reported_without_prune_and_left_alone(run_module, moto, ec2):
+    vpc = make_vpc(ec2)
+    src = make_group(ec2, "web", link=vpc)
+    converge(run_module, moto, {"source_group": "web"})
+    ec2.delete_tags(Resources=[src], Tags=[{"Key": "classiclinkmirror:linkToVPC"}])
+    moto.reset_calls()
+    result = run_module(MODULE, {"all_sources": True})
+    assert result["changed"] is False and mutating(moto) == []
+    assert [(o["group_name"], o["reason"]) for o in result["orphans"]] == [("web", "untagged")]
+    assert group_named(ec2, vpc, "web") is not None
