@@ -38,19 +38,13 @@ options:
         sources of the run to that call again so that an orphan whose new pair failed is kept; those pairs were
         already counted from O(_input).
     type: dict
-  discovered:
-    description:
-      - Registered result of M(classiclink.mirror.classiclink_mirror_info) from the start of the run.
-      - Used to count the orphan mirrors that were not deleted (pruning off, or deleting failed).
-    type: dict
 """
 
 EXAMPLES = r"""
 - name: Summarise the run of the role
   ansible.builtin.set_fact:
     mirror_run_summary: >-
-      {{ mirror_groups_result | classiclink.mirror.mirror_summary(mirror_links_result, mirror_prune_result,
-                                                                  discovered=mirror_discovered) }}
+      {{ mirror_groups_result | classiclink.mirror.mirror_summary(mirror_links_result, mirror_prune_result) }}
 
 - name: Show it
   ansible.builtin.debug:
@@ -119,7 +113,7 @@ _value:
       description: VPCs on which ClassicLink was enabled.
       type: int
     orphans_kept:
-      description: Orphan mirrors reported by O(discovered) that were not deleted.
+      description: Orphan mirrors reported by the mirror call (RV(classiclink.mirror.classiclink_mirror_group#module:orphans)) that were not deleted.
       type: int
     errors:
       description: One line per failed pair, orphan, instance, or failed call.
@@ -199,7 +193,7 @@ def _rule_text(rule: dict) -> str:
 
 class _Summary:
     def __init__(self) -> None:
-        self.counts: t.Dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        self.counts: t.Dict[str, int] = {key: 0 for key in COUNTERS}
         self.changed = False
         self.errors: t.List[str] = []
         self.skipped: t.List[str] = []
@@ -261,10 +255,10 @@ class _Summary:
                 self.counts["conflicts"] += 1
                 self.skipped.append("instance %s not linked: %s" % (item.get("instance_id"), item.get("reason")))
 
-    def add_orphans(self, discovered: t.Any) -> None:
-        if not _ran(discovered, "discovered"):
+    def add_orphans(self, mirrored: t.Any) -> None:
+        if not isinstance(mirrored, dict):
             return
-        orphans = discovered.get("orphans") or ()
+        orphans = mirrored.get("orphans") or ()
         self.counts["orphans_kept"] = len([o for o in orphans if o.get("group_id") not in self.deleted_ids])
 
     def lines(self) -> t.List[str]:
@@ -296,13 +290,13 @@ class _Summary:
         return summary
 
 
-def mirror_summary(mirrored: t.Any, links: t.Any = None, pruned: t.Any = None, discovered: t.Any = None) -> t.Dict[str, t.Any]:
+def mirror_summary(mirrored: t.Any, links: t.Any = None, pruned: t.Any = None) -> t.Dict[str, t.Any]:
     """Counts, failures and text for one run of the mirror role."""
     summary = _Summary()
     summary.add_groups(mirrored, "mirror")
     summary.add_links(links)
     summary.add_groups(pruned, "prune", orphans_only=True)
-    summary.add_orphans(discovered)
+    summary.add_orphans(mirrored)
     return summary.result()
 
 

@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover - AnsibleAWSModule reports the missing l
     BotoCoreError = ClientError = Exception  # type: ignore[misc,assignment]
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.apply import call, error_text, run_concurrently
-from ansible_collections.classiclink.mirror.plugins.module_utils.plan import managed_sources, mirror_of
+from ansible_collections.classiclink.mirror.plugins.module_utils.plan import managed_sources, mirror_of, placeholder
 from ansible_collections.classiclink.mirror.plugins.module_utils.snapshot import Instance, Link, Snapshot
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import LINK_TAG_KEYS, is_group_id
 
@@ -45,6 +45,8 @@ class LinkOptions:
     groups: Optional[Tuple[str, ...]] = None  # explicit VPC group ids or names
     enable_classiclink: bool = False
     link_tag_keys: Tuple[str, ...] = LINK_TAG_KEYS
+    vpc_ids: Optional[Tuple[str, ...]] = None  # only instances linked or to be linked to these VPCs
+    assume_planned: bool = False  # check mode: a missing mirror would be created by the mirror step
 
 
 @dataclass
@@ -105,6 +107,8 @@ class _LinkPlanner:
         for source_id in sources:
             mirror = mirror_of(self.snapshot, source_id, vpc_id)
             mirror_id = mirror.id if mirror else self.planned_mirrors.get(source_id)
+            if mirror_id is None and self.options.assume_planned and vpc_id in self.snapshot.vpcs:
+                mirror_id = placeholder(source_id)
             if mirror_id is None:
                 return vpc_id, (), "the mirror of %s in %s does not exist yet; run classiclink_mirror_group for it first" % (source_id, vpc_id)
             mirrors.append(mirror_id)
@@ -208,9 +212,11 @@ def plan_links(snapshot: Snapshot, instance_ids: Optional[Sequence[str]], option
     stands in for mirrors a pair plan will create (the audit's view of a full run)."""
     planner = _LinkPlanner(snapshot, options, planned_mirrors or {})
     if instance_ids is None:
-        managed = set(planner.managed)
+        wanted = options.vpc_ids
+        managed = set(sid for sid, vpc in planner.managed.items() if not wanted or vpc in wanted)
+        linked = set(iid for iid, link in snapshot.links.items() if not wanted or link.vpc_id in wanted)
         instance_ids = sorted(
-            set(iid for iid, inst in snapshot.instances.items() if managed.intersection(inst.group_ids)) | set(snapshot.links)
+            set(iid for iid, inst in snapshot.instances.items() if managed.intersection(inst.group_ids)) | linked
         )
     seen = []
     for instance_id in instance_ids:

@@ -46,6 +46,12 @@ options:
       - Only link to (or, with O(state=absent), only unlink from) this VPC.
       - Required with O(groups) given as names.
     type: str
+  vpc_ids:
+    description:
+      - When no instance is named, only consider instances that are members of a managed group mirrored into one of
+        these VPCs, or linked to one of them.
+    type: list
+    elements: str
   groups:
     description:
       - Explicit VPC group ids or names to link to, instead of the mirrors derived from the instance's groups.
@@ -76,7 +82,10 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Reports the same actions a real run would take, with no mutating call.
+    description:
+      - Reports the same actions a real run would take, with no mutating call.
+      - A mirror that does not exist yet but whose target VPC does is taken as about to be created (a dry run of the
+        mirror role creates none), and shown as C(new-mirror-of-<source id>).
   diff_mode:
     support: full
     description: Shows each changed instance's link before and after.
@@ -172,6 +181,7 @@ def main():
         instance_ids=dict(type="list", elements="str"),
         vpc_id=dict(type="str"),
         groups=dict(type="list", elements="str"),
+        vpc_ids=dict(type="list", elements="str"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         prune=dict(type="bool", default=False),
         enable_classiclink=dict(type="bool", default=False),
@@ -192,6 +202,8 @@ def main():
         groups=tuple(params["groups"]) if params["groups"] is not None else None,
         enable_classiclink=params["enable_classiclink"],
         link_tag_keys=tuple(params["link_tag_keys"]),
+        vpc_ids=tuple(params["vpc_ids"]) if params["vpc_ids"] else None,
+        assume_planned=module.check_mode,
     )
     if options.groups is not None and not options.groups:
         module.fail_json(msg="groups is empty; a ClassicLink needs 1 to 5 VPC groups")

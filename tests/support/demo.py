@@ -82,7 +82,7 @@ def ansible_playbook() -> str:
     return str(venv) if venv.exists() else "ansible-playbook"
 
 
-def run_playbook(harness: MotoHarness, run: Run, report_dir: Path, verbose: bool) -> tuple[bool, dict[str, Any]]:
+def run_playbook(harness: MotoHarness, run: Run, report_dir: Path, verbose: bool) -> bool:
     harness.reset_calls()
     cmd = [
         ansible_playbook(),
@@ -100,6 +100,10 @@ def run_playbook(harness: MotoHarness, run: Run, report_dir: Path, verbose: bool
     print("$ " + " ".join(["ansible-playbook", *cmd[1:]]))
     if verbose:
         print(proc.stdout)
+    if "--diff" in run.args and not verbose:
+        print("  --diff:")
+        for line in diff_lines(proc.stdout):
+            print("    " + line)
     report_file = report_dir / f"{REGION}.json"
     report = json.loads(report_file.read_text()) if report_file.exists() else {}
     for line in report.get("summary", {}).get("lines", ["(no report written)"]):
@@ -119,7 +123,18 @@ def run_playbook(harness: MotoHarness, run: Run, report_dir: Path, verbose: bool
         if not verbose:
             print(proc.stdout[-4000:])
         print(proc.stderr[-2000:])
-    return ok, report
+    return ok
+
+
+def diff_lines(stdout: str, limit: int = 80) -> list[str]:
+    """The ``--diff`` blocks of an ansible-playbook output, without the JSON punctuation."""
+    out = []
+    for line in stdout.splitlines():
+        if line.startswith(("--- before", "+++ after")):
+            out.append(line)
+        elif line[:1] in "+-" and not line.startswith(("---", "+++")) and line[1:].strip() not in ("", "{", "}", "{}", "],", "]", "},"):
+            out.append(line)
+    return out[:limit] + (["... (%d more lines)" % (len(out) - limit)] if len(out) > limit else [])
 
 
 def change_classic_rules(ec2: Any, world: World) -> None:
@@ -162,7 +177,7 @@ def show_final_state(ec2: Any, world: World) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.support.demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.support.demo", description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--verbose", action="store_true", help="print the full ansible-playbook output of every run")
     args = parser.parse_args(argv)
 
@@ -193,8 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                 if index == 3:
                     change_classic_rules(ec2, world)
                 banner(run.title)
-                ok, _ = run_playbook(harness, run, Path(tmp), args.verbose)
-                failures += not ok
+                failures += not run_playbook(harness, run, Path(tmp), args.verbose)
         show_final_state(ec2, world)
     finally:
         harness.stop()

@@ -1,0 +1,162 @@
+# -*- coding: utf-8 -*-
+"""The mirror_summary filter: counts and text from the registered results of one role run."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.classiclink.mirror.plugins.filter import mirror_summary as plugin
+from ansible_collections.classiclink.mirror.plugins.filter.mirror_summary import FilterModule, mirror_summary
+
+VPC = "vpc-0a1b2c3d4e5f60718"
+CONFLICT = "its managed groups point at more than one VPC (sg-1 -> vpc-a; sg-2 -> vpc-b) and an instance can be linked to one VPC only"
+
+
+def rule(port, **target):
+    return {"direction": "ingress", "protocol": "tcp", "from_port": port, "to_port": port, "description": None, **target}
+
+
+def pair(name, source_id, *, created=False, changed=False, added=(), revoked=(), updated=(), egress_added=(),
+         skipped=(), error=None, deleted=(), orphan=None):
+    return {
+        "source_ref": source_id,
+        "source_group_id": source_id,
+        "source_group_name": name,
+        "vpc_id": VPC,
+        "mirror_group_id": "sg-m" + source_id[3:],
+        "created": created,
+        "changed": changed or created or bool(deleted),
+        "deleted": list(deleted),
+        "orphan": orphan,
+        "ingress": {"added": list(added), "revoked": list(revoked), "updated": list(updated), "revoke_first": False},
+        "egress": {"added": list(egress_added), "revoked": [], "updated": [], "revoke_first": False},
+        "skipped_references": list(skipped),
+        "warnings": [],
+        "error": error,
+    }
+
+
+def instance(instance_id, action, reason=None):
+    return {"instance_id": instance_id, "vpc_id": VPC, "groups": ["sg-m1"], "action": action, "reason": reason}
+
+
+MIRRORED = {
+    "changed": True,
+    "failed": False,
+    "groups": [
+        pair("web", "sg-0001", created=True, added=[rule(443, cidr_ip="0.0.0.0/0")]),
+        pair("app", "sg-0002", changed=True, added=[rule(8443, cidr_ip="198.51.100.0/24")], revoked=[rule(22, cidr_ip="10.0.0.0/8")],
+             updated=[rule(80, cidr_ip="192.0.2.0/24")], egress_added=[rule(53, cidr_ip="10.0.0.2/32")]),
+        pair("backend", "sg-0003", skipped=[dict(rule(8080, group_id="sg-0elb", user_id="123456789012"), reason="not managed")]),
+        pair("typo", "sg-0004", error="target VPC vpc-0123456789abcdef0 does not exist"),
+    ],
+}
+LINKED = {
+    "changed": True,
+    "enabled_classiclink": [],
+    "instances": [
+        instance("i-1", "linked"),
+        instance("i-2", "relinked", "link was to vpc-old with sg-x"),
+        instance("i-3", "unlinked", "stale link"),
+        instance("i-4", "unchanged"),
+        instance("i-5", "skipped", CONFLICT),
+        instance("i-6", "skipped", "instance is stopped; only running instances can be linked"),
+        instance("i-7", "error", "ClassicLink is not enabled on VPC vpc-x"),
+    ],
+}
+PRUNED = {
+    "changed": True,
+    "groups": [
+        pair("web", "sg-0001"),  # a source passed again: counted from the mirror call, not here
+        pair("gone", "sg-0009", deleted=["sg-0old1"], orphan="source_gone"),
+        pair("busy", "sg-0010", error="DependencyViolation: sg-0old2 is in use", orphan="retargeted"),
+    ],
+}
+# Orphans the mirror call saw (its ``orphans`` return).
+ORPHANS = [
+    {"group_id": "sg-0old1", "reason": "source_gone"},
+    {"group_id": "sg-0old2", "reason": "retargeted"},
+]
+
+
+def test_counts_of_a_full_run():
+    summary = mirror_summary(dict(MIRRORED, orphans=ORPHANS), LINKED, PRUNED)
+    expected = {
+        "groups_created": 1, "groups_updated": 1, "groups_unchanged": 1, "groups_deleted": 1, "groups_failed": 2,
+        "rules_added": 3, "rules_revoked": 1, "rules_updated": 1, "skipped_references": 1,
+        "links_made": 1, "links_changed": 1, "links_removed": 1, "links_unchanged": 1,
+        "instances_skipped": 2, "conflicts": 1, "classiclink_enabled": 0, "orphans_kept": 1,
+    }
+    assert {key: summary[key] for key in expected} == expected
+    assert summary["changed"] is True
+
+
+def test_every_failure_is_listed_with_what_failed():
+    errors = mirror_summary(MIRRORED, LINKED, PRUNED)["errors"]
+    assert len(errors) == 3
+    typo, busy, instance_error = sorted(errors, key=lambda e: ("typo" not in e, "instance" in e))
+    assert "typo (sg-0004)" in typo and "vpc-0123456789abcdef0" in typo
+    assert busy.startswith("orphan busy") and "DependencyViolation" in busy
+    assert instance_error == "instance i-7: ClassicLink is not enabled on VPC vpc-x"
+
+
+def test_lines_tell_a_person_what_happened():
+    lines = mirror_summary(dict(MIRRORED, orphans=ORPHANS), LINKED, PRUNED)["lines"]
+    text = "\n".join(lines)
+    assert lines[0] == "mirrors: 1 created, 1 updated, 1 unchanged, 1 deleted, 2 failed"
+    assert lines[1] == "rules: 3 added, 1 revoked, 1 descriptions updated"
+    assert "tcp 8080 from sg-0elb not mirrored: not managed" in text
+    assert "instance i-5 not linked: " + CONFLICT in text
+    assert "orphan mirrors kept: 1" in text
+    assert "FAILED: 3" in text
+
+
+def test_skipped_and_missing_results_count_nothing():
+    skipped = {"changed": False, "skipped": True, "skip_reason": "Conditional result was False"}
+    summary = mirror_summary(skipped, None, skipped)
+    assert all(summary[key] == 0 for key in plugin.COUNTERS)
+    assert summary["changed"] is False and summary["errors"] == []
+    assert summary["lines"][-1] == "failures: none"
+
+
+def test_a_call_that_failed_as_a_whole_is_an_error():
+    # registered with failed_when: false, so `failed` is False; the missing list tells
+    refused = {"changed": False, "failed": False, "failed_when_result": False, "msg": "Could not describe the security groups"}
+    summary = mirror_summary(refused, {"changed": False, "msg": "UnauthorizedOperation"})
+    assert summary["errors"] == ["mirror: Could not describe the security groups", "instance links: UnauthorizedOperation"]
+
+
+def test_check_mode_placeholders_count_like_real_ids():
+    check = pair("web", "sg-0001", created=True, added=[rule(443, group_id="new-mirror-of-sg-0001")])
+    real = pair("web", "sg-0001", created=True, added=[rule(443, group_id="sg-0real")])
+    assert mirror_summary({"groups": [check]})["groups_created"] == mirror_summary({"groups": [real]})["groups_created"] == 1
+
+
+def test_orphans_kept_without_pruning():
+    assert mirror_summary({"groups": [], "orphans": ORPHANS})["orphans_kept"] == 2
+
+
+def test_classiclink_enabled_is_counted_and_said():
+    summary = mirror_summary(None, {"instances": [], "enabled_classiclink": [VPC]})
+    assert summary["classiclink_enabled"] == 1 and "ClassicLink enabled on 1 VPCs" in summary["lines"]
+
+
+def test_not_a_result_is_a_clear_error():
+    with pytest.raises(AnsibleFilterError, match="links must be a registered task result"):
+        mirror_summary({"groups": []}, ["not", "a", "result"])
+
+
+def test_filter_is_registered_and_documented_as_called():
+    assert FilterModule().filters() == {"mirror_summary": mirror_summary}
+    doc = yaml.safe_load(plugin.DOCUMENTATION)
+    assert doc["name"] == "mirror_summary"
+    params = list(inspect.signature(mirror_summary).parameters)
+    assert set(doc["options"]) == {"_input", *params[1:]}
+    assert doc["positional"] == "_input, links, pruned"
+    yaml.safe_load(plugin.EXAMPLES)
+    returned = yaml.safe_load(plugin.RETURN)["_value"]["contains"]
+    assert set(returned) == set(plugin.COUNTERS) | {"changed", "errors", "lines"}
