@@ -4,8 +4,8 @@
 #   make help     list the targets
 #
 # Every target bootstraps .venv first (tools/bootstrap-venv.sh): created when
-# missing, reinstalled when requirements/dev.txt or tools/requirements-tools.txt
-# is newer than .venv/.stamp.
+# missing, reinstalled when requirements/dev.txt, requirements/eda.txt or
+# tools/requirements-tools.txt is newer than .venv/.stamp.
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -28,17 +28,18 @@ export VENV := $(abspath $(VENV))
 # `python -m tests.support.devpaths`; ansible.cfg: collections_path = .collections).
 COLLECTION_LINK := .collections/ansible_collections/classiclink/mirror
 
-.PHONY: help venv collections test sanity lint pytest unit emulation integration \
+.PHONY: help venv collections test sanity lint pytest unit emulation integration eda \
 	changelog-lint demo clean distclean
 
 help:
 	@echo "make test            sanity, lint, pytest, changelog-lint (in that order; what CI runs)"
 	@echo "make sanity          ansible-test sanity --python 3.11 on a copy in .build/ (tools/sanity.sh)"
 	@echo "make lint            ansible-lint, production profile, offline (tools/lint.sh)"
-	@echo "make pytest          pytest over tests/unit tests/emulation tests/integration"
+	@echo "make pytest          pytest over the testpaths of pytest.ini (unit ... playbooks, eda)"
 	@echo "make unit            pytest tests/unit"
 	@echo "make emulation       pytest tests/emulation"
 	@echo "make integration     pytest tests/integration"
+	@echo "make eda             pytest tests/eda (event source, rulebook end to end; needs Java 17+)"
 	@echo "make changelog-lint  antsibull-changelog lint"
 	@echo "make demo            python -m tests.support.demo"
 	@echo "make venv            create/refresh .venv"
@@ -74,6 +75,9 @@ emulation: venv collections
 
 integration: venv collections
 	$(PYTEST) tests/integration $(PYTEST_ARGS)
+
+eda: venv collections
+	$(PYTEST) tests/eda $(PYTEST_ARGS)
 
 changelog-lint: venv
 	$(VENV)/bin/antsibull-changelog lint

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Create or refresh the project virtualenv (.venv).
 #
-# (Re)installs only when .venv is missing, or when requirements/dev.txt or
-# tools/requirements-tools.txt is newer than .venv/.stamp.  pip's output goes
-# to .venv/pip-install.log and is shown only when the install fails.
+# (Re)installs only when .venv is missing, or when requirements/dev.txt,
+# requirements/eda.txt or tools/requirements-tools.txt is newer than
+# .venv/.stamp.  pip's output goes to .venv/pip-install.log and is shown only
+# when the install fails.
 #
 # Environment:
 #   VENV     path of the virtualenv (default: <repo>/.venv)
@@ -17,7 +18,7 @@ VENV=${VENV:-$ROOT/.venv}
 PYTHON=${PYTHON:-python3}
 STAMP=$VENV/.stamp
 LOG=$VENV/pip-install.log
-REQUIREMENTS=("$ROOT/requirements/dev.txt" "$ROOT/tools/requirements-tools.txt")
+REQUIREMENTS=("$ROOT/requirements/dev.txt" "$ROOT/requirements/eda.txt" "$ROOT/tools/requirements-tools.txt")
 
 stale=${FORCE:-0}
 if [[ ! -x $VENV/bin/python || ! -f $STAMP ]]; then
@@ -52,3 +53,8 @@ if ! "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-input
 fi
 touch "$STAMP"
 echo "bootstrap: done in $((SECONDS - start))s"
+# ansible-rulebook (requirements/eda.txt) runs on a Java 17+ runtime; tests/eda installs
+# openjdk-17-jre-headless itself when CI=true, and is skipped elsewhere without Java.
+if [[ -z ${JAVA_HOME:-} ]] && ! command -v java >/dev/null; then
+    echo "bootstrap: note: no java found; ansible-rulebook needs Java 17+ (apt-get install openjdk-17-jre-headless)" >&2
+fi
