@@ -180,7 +180,19 @@ class Executor:
                 "rules of mirror %s were not changed: it refers to the mirror of %s, which could not be created"
                 % (group_id, missing.source_id))
             return
-        self.tag(pair.source.id, pair.source_tags)
+        except ClientError as exc:
+            if error_code(exc) != "InvalidGroup.NotFound":
+                raise
+            pair.error = "mirror %s of %s was deleted during the run (%s); run again to recreate it" % (
+                group_id, pair.source.label, error_text(exc))
+            return
+        try:
+            self.tag(pair.source.id, pair.source_tags)
+        except ClientError as exc:
+            if error_code(exc) != "InvalidGroup.NotFound":
+                raise
+            pair.error = "source %s was deleted during the run (%s); its mirror %s is now an orphan: run again with prune to delete it" % (
+                pair.source.label, error_text(exc), group_id)
 
     def remove(self, pair: PairPlan) -> None:
         for group_id in pair.untag_ids:

@@ -140,8 +140,8 @@ class _LinkPlanner:
             return self.plan_absent(plan)
         vpc_id, groups, problem = self.desired(instance)
         plan.vpc_id, plan.groups = vpc_id, groups
-        if problem and vpc_id is None:
-            return self.skip(plan, problem)
+        if problem and vpc_id is None and self.options.groups is None:
+            return self.skip(plan, problem)  # a VPC conflict: the instance cannot be linked, nothing to fix here
         if problem:
             return self.fail(plan, problem)
         if vpc_id is None:
@@ -239,7 +239,9 @@ class LinkExecutor:
             if plan.attach:
                 call(self.client, "attach_classic_link_vpc", InstanceId=plan.instance_id, VpcId=plan.vpc_id, Groups=list(plan.groups))
         except (BotoCoreError, ClientError) as exc:
-            plan.reason = "%s of instance %s to %s failed: %s" % (plan.action, plan.instance_id, plan.vpc_id, error_text(exc))
+            verb = {LINKED: "linking", RELINKED: "relinking", UNLINKED: "unlinking"}[plan.action]
+            plan.reason = "%s instance %s %s %s failed: %s" % (
+                verb, plan.instance_id, "from" if plan.action == UNLINKED else "to", plan.vpc_id, error_text(exc))
             plan.action = ERROR
 
     def apply(self, plan: LinksPlan) -> None:

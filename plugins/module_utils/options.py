@@ -9,7 +9,7 @@ from __future__ import annotations
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.apply import DEFAULT_CONCURRENCY
-from ansible_collections.classiclink.mirror.plugins.module_utils.tags import LINK_TAG_KEYS
+from ansible_collections.classiclink.mirror.plugins.module_utils.tags import LINK_TAG_KEYS, is_vpc_id
 
 COMMON_ARGS = dict(
     link_tag_keys=dict(type="list", elements="str", default=list(LINK_TAG_KEYS), no_log=False),
@@ -24,7 +24,15 @@ def ec2_client(module):
 
 
 def check_common(module) -> None:
-    if not module.params["link_tag_keys"]:
+    """Checks every module makes before any AWS call."""
+    params = module.params
+    if not params["link_tag_keys"]:
         module.fail_json(msg="link_tag_keys must name at least one tag key")
-    if module.params["concurrency"] < 1:
-        module.fail_json(msg="concurrency must be 1 or more, got %d" % module.params["concurrency"])
+    if params["concurrency"] < 1:
+        module.fail_json(msg="concurrency must be 1 or more, got %d" % params["concurrency"])
+    for option in ("vpc_id", "vpc_ids", "prune_vpc_ids", "classic_vpc_id"):
+        values = params.get(option)
+        values = [values] if isinstance(values, str) else values or []
+        for value in values:
+            if not (is_vpc_id(value.strip()) or (option == "classic_vpc_id" and value == "default")):
+                module.fail_json(msg="%s: %r is not a VPC id (expected vpc- and 8 or 17 hex digits)" % (option, value))

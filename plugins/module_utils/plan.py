@@ -189,6 +189,9 @@ class _Planner:
             group = self.snapshot.groups.get(ref)
             if group is None:
                 return None, "source security group %s does not exist in this region; check the id and the region" % ref
+            if group.mirrored_from:
+                return None, "security group %s is a mirror managed by classiclink.mirror (of %s); pass its source %s instead" % (
+                    group.label, group.mirrored_from, group.mirrored_from)
             return group, None
         candidates = [group for group in self.snapshot.groups_named(ref) if not group.mirrored_from]
         if not candidates:
@@ -216,10 +219,14 @@ class _Planner:
             vpc_id = link.vpc_id
         elif not is_vpc_id(vpc_id):
             return None, "vpc_id %r is not a VPC id (expected vpc- and 8 or 17 hex digits)" % vpc_id
+        fix = "fix the link tag" if self.options.vpc_id is None else "pass another vpc_id"
+        origin = "target VPC" if self.options.vpc_id is None else "vpc_id"
         if vpc_id not in self.snapshot.vpcs:
-            return None, "target VPC %s of security group %s does not exist in this region; create it or fix the link tag" % (vpc_id, source.label)
+            return None, "%s %s of security group %s does not exist in this region; check the region, create the VPC, or %s" % (
+                origin, vpc_id, source.label, fix)
         if vpc_id == source.vpc_id:
-            return None, "security group %s is already in target VPC %s; a group cannot be mirrored into its own VPC, fix the link tag" % (source.label, vpc_id)
+            return None, "security group %s is already in VPC %s (the %s): it cannot be mirrored into its own VPC; %s" % (
+                source.label, vpc_id, origin, fix)
         return vpc_id, None
 
     def locate_mirror(self, source: SecurityGroup, vpc_id: str) -> Tuple[Optional[SecurityGroup], bool, Optional[str]]:
@@ -232,8 +239,9 @@ class _Planner:
                 continue
             if group.mirrored_from:
                 return None, False, (
-                    "group %s in %s is already the mirror of %s; two sources named %r cannot mirror into one VPC, rename one or retarget it"
-                    % (group.label, vpc_id, group.mirrored_from, source.name)
+                    "security group %s: group %s in %s is already the mirror of %s; two sources named %r cannot mirror into one VPC, "
+                    "rename one or retarget it (if %s no longer declares the pair, prune its mirror)"
+                    % (source.label, group.label, vpc_id, group.mirrored_from, source.name, group.mirrored_from)
                 )
             if source.name == DEFAULT_GROUP_NAME or self.options.adopt:
                 return group, True, None

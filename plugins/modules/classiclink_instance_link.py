@@ -213,6 +213,7 @@ def main():
         snapshot = load_snapshot(
             client,
             options.link_tag_keys,
+            source_refs=options.groups or (),
             with_links=True,
             instance_ids=instance_ids,
             classic_vpc_id=params["classic_vpc_id"],
