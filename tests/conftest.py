@@ -13,8 +13,15 @@ ec2               function: boto3 EC2 client for us-east-1
 ec2_client        function: factory ``ec2_client(region="us-east-1")``
 aws_client        function: factory ``aws_client(service, region="us-east-1")``
 run_module        function: ``run_module(name, args, check=False, diff=False,
-                  region="us-east-1") -> dict``, runs the real module file in a
-                  subprocess, Ansible "direct" style
+                  region="us-east-1", endpoint_url=None) -> dict``, runs the real
+                  module file in a subprocess, Ansible "direct" style
+
+Ownership invariant
+-------------------
+Every test that uses the harness is checked, at teardown, for mutating calls
+made BY THE COLLECTION on groups it does not own (no mirroredFrom tag), as the
+harness records them (``OwnershipCheck`` in tests/support/moto_harness.py): such a
+call fails the test that made it, and the terminal summary lists every one.
 """
 
 from __future__ import annotations
@@ -73,6 +80,41 @@ def moto_server() -> Iterator[MotoHarness]:
     harness = start_server()
     yield harness
     harness.stop()
+
+
+_OWNERSHIP_VIOLATIONS: list[tuple[str, dict[str, Any]]] = []
+
+
+def describe_violation(call: dict[str, Any]) -> str:
+    return "%s %s targets=%s tag_keys=%s status=%s user_agent=%r: %s" % (
+        call.get("region"), call.get("action"), call.get("targets"), call.get("tag_keys"),
+        call.get("status"), call.get("user_agent"), call.get("reason"))
+
+
+@pytest.fixture(autouse=True)
+def _ownership_invariant(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a harness-using test in which the collection touched a group it does not own."""
+    if "moto_server" not in request.fixturenames:
+        yield
+        return
+    harness: MotoHarness = request.getfixturevalue("moto_server")
+    start = harness.ownership()["next_seq"]
+    yield
+    found = harness.ownership_violations(since=start)
+    if found:
+        _OWNERSHIP_VIOLATIONS.extend((request.node.nodeid, call) for call in found)
+        pytest.fail(
+            "ownership invariant violated: the collection made %d mutating call(s) on groups without the "
+            "mirroredFrom tag:\n  %s" % (len(found), "\n  ".join(describe_violation(c) for c in found)),
+            pytrace=False,
+        )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _OWNERSHIP_VIOLATIONS:
+        terminalreporter.section("ownership invariant violations", sep="=", red=True)
+        for nodeid, call in _OWNERSHIP_VIOLATIONS:
+            terminalreporter.line(f"{nodeid}: {describe_violation(call)}")
 
 
 @pytest.fixture
@@ -175,13 +217,14 @@ def run_module(moto: MotoHarness) -> Callable[..., ModuleResult]:
         check: bool = False,
         diff: bool = False,
         region: str = DEFAULT_REGION,
+        endpoint_url: str | None = None,
     ) -> ModuleResult:
         if name.count(".") == 2:  # FQCN, e.g. amazon.aws.ec2_vpc_net_info
             namespace, collection, module = name.split(".")
         else:
             namespace, collection, module = "classiclink", "mirror", name
         module_path = f"ansible_collections.{namespace}.{collection}.plugins.modules.{module}"
-        env = _aws_env(moto.url, region)
+        env = _aws_env(endpoint_url or moto.url, region)  # endpoint_url: e.g. a fault-injecting proxy
         env["PYTHONPATH"] = os.pathsep.join([str(collections_root()), _venv_site_packages()])
         payload = {"ANSIBLE_MODULE_ARGS": {**args, "_ansible_check_mode": check, "_ansible_diff": diff}}
         with tempfile.TemporaryDirectory(prefix="run_module-") as tmp:

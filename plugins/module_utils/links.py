@@ -21,9 +21,9 @@ try:
 except ImportError:  # pragma: no cover - AnsibleAWSModule reports the missing library
     BotoCoreError = ClientError = Exception  # type: ignore[misc,assignment]
 
-from ansible_collections.classiclink.mirror.plugins.module_utils.apply import call, error_text, run_concurrently
+from ansible_collections.classiclink.mirror.plugins.module_utils.apply import call, error_code, error_text, run_concurrently
 from ansible_collections.classiclink.mirror.plugins.module_utils.plan import managed_sources, mirror_of, placeholder
-from ansible_collections.classiclink.mirror.plugins.module_utils.snapshot import Instance, Link, Snapshot
+from ansible_collections.classiclink.mirror.plugins.module_utils.snapshot import Instance, Link, Snapshot, describe_links
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import LINK_TAG_KEYS, is_group_id
 
 MAX_LINK_GROUPS = 5  # ClassicLink's limit of VPC groups per link
@@ -232,12 +232,35 @@ class LinkExecutor:
         self.client = client
         self.concurrency = max(1, int(concurrency))
 
+    def detach(self, plan: LinkPlan) -> None:
+        try:
+            call(self.client, "detach_classic_link_vpc", InstanceId=plan.instance_id, VpcId=plan.current.vpc_id)
+        except ClientError as exc:
+            # A resent call whose first answer was lost finds the link already gone.
+            if error_code(exc) != "IncorrectState":
+                raise
+
+    def attach(self, plan: LinkPlan) -> None:
+        try:
+            call(self.client, "attach_classic_link_vpc", InstanceId=plan.instance_id, VpcId=plan.vpc_id, Groups=list(plan.groups))
+        except ClientError as exc:
+            # A resent call whose first answer was lost finds the link made: fine if it is the planned one.
+            if error_code(exc) != "Resource.AlreadyAssociated" or not self.linked_as_planned(plan):
+                raise
+
+    def linked_as_planned(self, plan: LinkPlan) -> bool:
+        found = describe_links(self.client, {"Filters": [{"Name": "instance-id", "Values": [plan.instance_id]}]})
+        return any(
+            item.get("VpcId") == plan.vpc_id and sorted(g["GroupId"] for g in item.get("Groups", [])) == sorted(plan.groups)
+            for item in found
+        )
+
     def apply_one(self, plan: LinkPlan) -> None:
         try:
             if plan.detach and plan.current:
-                call(self.client, "detach_classic_link_vpc", InstanceId=plan.instance_id, VpcId=plan.current.vpc_id)
+                self.detach(plan)
             if plan.attach:
-                call(self.client, "attach_classic_link_vpc", InstanceId=plan.instance_id, VpcId=plan.vpc_id, Groups=list(plan.groups))
+                self.attach(plan)
         except (BotoCoreError, ClientError) as exc:
             verb = {LINKED: "linking", RELINKED: "relinking", UNLINKED: "unlinking"}[plan.action]
             plan.reason = "%s instance %s %s %s failed: %s" % (

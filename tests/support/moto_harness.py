@@ -8,16 +8,27 @@ the same app ``ThreadedMotoServer`` runs) wrapped in a WSGI middleware that
    whether the action mutates state, and the HTTP status.  An action is
    read-only iff its name starts with ``Describe``, ``Get`` or ``List``; for
    REST-style requests without an action name, ``GET``/``HEAD`` are read-only.
+   EC2 mutating calls also record (see :class:`OwnershipCheck`; listed only
+   with ``?detail=1`` / ``calls(detail=True)``): ``targets`` (``GroupId``,
+   ``ResourceId.N``, ``SecurityGroupId.N``, ``InstanceId``), ``tag_keys``
+   (CreateTags/DeleteTags), ``user_agent``, ``from_collection`` (the
+   User-Agent of amazon.aws's AnsibleAWSModule) and ``unowned_groups`` (target
+   groups WITHOUT the mirroredFrom tag, looked up in moto's backend before the
+   request runs).
 2. **emulates ClassicLink** (``AttachClassicLinkVpc``, ``DetachClassicLinkVpc``,
    ``DescribeClassicLinkInstances``), which moto does not implement; see
    :mod:`tests.support.classiclink_emulation` for the model.  EC2-Classic
    instances are modelled as ordinary moto instances in moto's default VPC.
 3. serves harness endpoints (not AWS):
 
-   * ``GET  /_harness/calls``        -> JSON list of recorded calls
+   * ``GET  /_harness/calls``        -> JSON list of recorded calls (``?detail=1``: with the extra fields)
    * ``POST /_harness/calls/reset``  -> clear the recorded calls
    * ``GET  /_harness/classiclink``  -> JSON list of current ClassicLink links
-   * moto's ``POST /moto-api/reset`` still works and also clears ClassicLink state.
+   * ``GET  /_harness/ownership``    -> ``{"violations": [...], "next_seq": N}``:
+     mutating calls made by the collection on groups it does not own
+   * ``POST /_harness/ownership/reset[?since=N]`` -> forget the violations (numbered N or later)
+   * moto's ``POST /moto-api/reset`` still works and also clears ClassicLink state
+     (not the ownership violations: they accumulate over a whole test session).
 
 Use :func:`start_server` from Python, or the CLI (from the repository root)::
 
@@ -68,6 +79,9 @@ def is_mutating(action: str | None, method: str = "POST") -> bool:
     return method.upper() not in ("GET", "HEAD", "OPTIONS")
 
 
+BASE_FIELDS = ("service", "region", "action", "mutating", "status")
+
+
 class CallRecorder:
     """Thread-safe list of recorded AWS calls."""
 
@@ -79,9 +93,12 @@ class CallRecorder:
         with self._lock:
             self._calls.append(call)
 
-    def snapshot(self) -> list[dict[str, Any]]:
+    def snapshot(self, detail: bool = False) -> list[dict[str, Any]]:
+        """The calls; without ``detail`` only the base fields (service, region, action, mutating, status)."""
         with self._lock:
-            return [dict(c) for c in self._calls]
+            if detail:
+                return [dict(c) for c in self._calls]
+            return [{k: c[k] for k in BASE_FIELDS} for c in self._calls]
 
     def reset(self) -> None:
         with self._lock:
@@ -128,6 +145,114 @@ def _account_id(environ: dict[str, Any], access_key: str) -> str:
     return get_account_id_from(access_key)
 
 
+MIRRORED_FROM_TAG = "classiclinkmirror:mirroredFromClassicSecurityGroupId"
+MIRRORED_TO_TAG = "classiclinkmirror:mirroredToVpcSecurityGroupId"
+DEFAULT_LINK_TAG_KEYS = ("classiclinkmirror:linkToVPC", "classicmirror:linkToVPC")
+# amazon.aws's boto3_conn sets Config(user_agent="APN/1.0 Ansible/<core> <collection>/<version>");
+# a plain boto3 client (the tests' own setup calls) sends "Boto3/... Botocore/...".
+COLLECTION_USER_AGENT_RE = re.compile(r"(?:^|\s)Ansible/\d")
+_TARGET_PARAM_RE = re.compile(r"^(?:GroupId|InstanceId|(?:ResourceId|SecurityGroupId|InstanceId)\.\d+)$")
+_TAG_KEY_PARAM_RE = re.compile(r"^Tag\.(\d+)\.Key$")
+
+
+class OwnershipCheck:
+    """The ownership invariant, checked at the server on every EC2 mutating call.
+
+    A mutating call made BY THE COLLECTION (``from_collection``: its User-Agent
+    carries ``Ansible/<version>``) must only target security groups that carry
+    the mirroredFrom tag at request time.  Two exceptions, both tag writes:
+
+    * a CreateTags that writes the mirroredFrom tag (adopting the target VPC's
+      ``default`` group, or a group under the ``adopt`` option);
+    * CreateTags/DeleteTags whose keys are all relationship or link tag keys
+      (``mirroredTo`` on a source group; the link tag when the module's
+      ``vpc_id`` option rewrites it): ``source_tag_keys``.
+
+    Violations are kept (with a sequence number) until :meth:`reset`; moto
+    resets and call-log resets do not clear them.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._violations: list[dict[str, Any]] = []
+        self._seq = 0
+        self.source_tag_keys: set[str] = {MIRRORED_TO_TAG, *DEFAULT_LINK_TAG_KEYS}
+
+    @staticmethod
+    def targets(params: dict[str, str]) -> list[str]:
+        """Ids the call acts on, in parameter order (``GroupId``, ``ResourceId.N``...)."""
+
+        def order(key: str) -> tuple[str, int]:
+            name, _dot, index = key.partition(".")
+            return name, int(index or 0)
+
+        return [params[k] for k in sorted((k for k in params if _TARGET_PARAM_RE.match(k) and params[k]), key=order)]
+
+    @staticmethod
+    def tag_keys(params: dict[str, str]) -> list[str]:
+        found = [(int(m.group(1)), v) for k, v in params.items() if (m := _TAG_KEY_PARAM_RE.match(k))]
+        return [v for _i, v in sorted(found)]
+
+    @staticmethod
+    def unowned_groups(group_ids: Iterable[str], account_id: str, region: str) -> list[str]:
+        """Existing security groups among ``group_ids`` without the mirroredFrom tag, right now."""
+        from moto.ec2.models import ec2_backends
+
+        backend = ec2_backends[account_id][region]
+        unowned = []
+        for group_id in group_ids:
+            if not group_id.startswith("sg-"):
+                continue
+            try:
+                group = backend.get_security_group_from_id(group_id)
+            except Exception:  # moto raises for unknown ids in some versions
+                group = None
+            if group is None:
+                continue  # the call will fail with NotFound: nothing is modified
+            if MIRRORED_FROM_TAG not in dict(backend.tags.get(group_id, {})):
+                unowned.append(group_id)
+        return unowned
+
+    def violation(self, call: dict[str, Any]) -> str | None:
+        """Why ``call`` breaks the invariant, or None."""
+        if not call.get("from_collection") or not call.get("unowned_groups"):
+            return None
+        keys = set(call.get("tag_keys") or ())
+        if call["action"] == "CreateTags" and MIRRORED_FROM_TAG in keys:
+            return None  # adoption: the group becomes a mirror with this very call
+        if call["action"] in ("CreateTags", "DeleteTags") and keys and keys <= self.source_tag_keys:
+            return None  # relationship / link tag on a source group
+        return "%s on group(s) %s that do not carry %s" % (
+            call["action"], ", ".join(call["unowned_groups"]), MIRRORED_FROM_TAG)
+
+    def check(self, call: dict[str, Any]) -> None:
+        reason = self.violation(call)
+        if reason is None:
+            return
+        with self._lock:
+            self._violations.append({**call, "reason": reason, "seq": self._seq})
+            self._seq += 1
+
+    def state(self) -> dict[str, Any]:
+        with self._lock:
+            return {"violations": [dict(v) for v in self._violations], "next_seq": self._seq}
+
+    def reset(self, since: int = 0) -> dict[str, Any]:
+        """Forget the violations numbered ``since`` or later (all by default)."""
+        with self._lock:
+            self._violations = [v for v in self._violations if v["seq"] < since]  # the numbering goes on
+        return {"reset": True}
+
+
+def _flag(environ: dict[str, Any], name: str) -> bool:
+    return parse_qs(environ.get("QUERY_STRING", "")).get(name, ["0"])[0] not in ("", "0", "false")
+
+
+def _since(environ: dict[str, Any]) -> int:
+    raw = parse_qs(environ.get("QUERY_STRING", "")).get("since", ["0"])[0]
+    return int(raw) if raw.isdigit() else 0
+
+
 class HarnessApp:
     """WSGI middleware: call recording + ClassicLink emulation + harness endpoints."""
 
@@ -139,6 +264,7 @@ class HarnessApp:
         self.inner = inner
         self.recorder = CallRecorder()
         self.classiclink = ClassicLinkEmulator()
+        self.ownership = OwnershipCheck()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -168,6 +294,8 @@ class HarnessApp:
             "mutating": is_mutating(action, environ.get("REQUEST_METHOD", "POST")),
             "status": 0,
         }
+        if service == "ec2" and call["mutating"]:
+            self._ownership_fields(call, params, environ, access_key, region)
 
         if service == "ec2" and action in EMULATED_ACTIONS:
             try:
@@ -177,7 +305,7 @@ class HarnessApp:
                 logging.getLogger(__name__).exception("ClassicLink emulation failed")
                 status, xml = 500, error_xml("InternalError", f"emulation error: {exc!r}")
             call["status"] = status
-            self.recorder.add(call)
+            self._record(call)
             return self._respond(start_response, status, xml.encode(), "text/xml;charset=UTF-8")
 
         captured: dict[str, int] = {}
@@ -188,13 +316,34 @@ class HarnessApp:
 
         result = self.inner(environ, _start_response)
         call["status"] = captured.get("status", 0)
-        self.recorder.add(call)
+        self._record(call)
         if service == "ec2" and call["mutating"]:
             try:  # e.g. StopInstances ends ClassicLink links
                 self.classiclink.sweep(_account_id(environ, access_key), region)
             except Exception:  # never break the moto response because of the sweep
                 logging.getLogger(__name__).exception("ClassicLink sweep failed")
         return result
+
+    def _ownership_fields(
+        self, call: dict[str, Any], params: dict[str, str], environ: dict[str, Any], access_key: str, region: str
+    ) -> None:
+        """Extra fields of an EC2 mutating call, computed BEFORE moto runs it."""
+        user_agent = str(environ.get("HTTP_USER_AGENT", ""))
+        call["targets"] = OwnershipCheck.targets(params)
+        call["tag_keys"] = OwnershipCheck.tag_keys(params) if call["action"] in ("CreateTags", "DeleteTags") else []
+        call["user_agent"] = user_agent
+        call["from_collection"] = bool(COLLECTION_USER_AGENT_RE.search(user_agent))
+        try:
+            call["unowned_groups"] = OwnershipCheck.unowned_groups(
+                call["targets"], _account_id(environ, access_key), region)
+        except Exception:  # never break the request because of the check
+            logging.getLogger(__name__).exception("ownership lookup failed")
+            call["unowned_groups"] = []
+
+    def _record(self, call: dict[str, Any]) -> None:
+        self.recorder.add(call)
+        if "from_collection" in call:
+            self.ownership.check(call)
 
     @staticmethod
     def _respond(start_response: StartResponse, status: int, body: bytes, content_type: str) -> list[bytes]:
@@ -213,9 +362,11 @@ class HarnessApp:
         method = environ.get("REQUEST_METHOD", "GET").upper()
         path = environ.get("PATH_INFO", "").rstrip("/")
         routes: dict[tuple[str, str], Callable[[], Any]] = {
-            ("GET", "/_harness/calls"): self.recorder.snapshot,
+            ("GET", "/_harness/calls"): lambda: self.recorder.snapshot(_flag(environ, "detail")),
             ("POST", "/_harness/calls/reset"): lambda: (self.recorder.reset(), {"reset": True})[1],
             ("GET", "/_harness/classiclink"): self.classiclink.all_links,
+            ("GET", "/_harness/ownership"): self.ownership.state,
+            ("POST", "/_harness/ownership/reset"): lambda: self.ownership.reset(_since(environ)),
         }
         handler = routes.get((method, path))
         if handler is None:
@@ -282,9 +433,11 @@ class MotoHarness:
         """Attach to a harness started elsewhere (e.g. with the CLI)."""
         return cls(url)
 
-    def calls(self) -> list[dict[str, Any]]:
-        """Recorded AWS calls: dicts with service, region, action, mutating, status."""
-        return list(_http(f"{self.url}/_harness/calls"))
+    def calls(self, detail: bool = False) -> list[dict[str, Any]]:
+        """Recorded AWS calls: dicts with service, region, action, mutating, status; with
+        ``detail``, EC2 mutating calls also have targets, tag_keys, user_agent, from_collection,
+        unowned_groups."""
+        return list(_http(f"{self.url}/_harness/calls" + ("?detail=1" if detail else "")))
 
     def mutating_calls(self) -> list[dict[str, Any]]:
         return [c for c in self.calls() if c["mutating"]]
@@ -294,6 +447,18 @@ class MotoHarness:
 
     def classiclink_links(self) -> list[dict[str, Any]]:
         return list(_http(f"{self.url}/_harness/classiclink"))
+
+    def ownership(self) -> dict[str, Any]:
+        """``{"violations": [...], "next_seq": N}``: see :class:`OwnershipCheck`."""
+        return dict(_http(f"{self.url}/_harness/ownership"))
+
+    def ownership_violations(self, since: int = 0) -> list[dict[str, Any]]:
+        """Violations of the ownership invariant with sequence number >= ``since``."""
+        return [v for v in self.ownership()["violations"] if v["seq"] >= since]
+
+    def reset_ownership(self, since: int = 0) -> None:
+        """Forget the violations numbered ``since`` or later (all by default)."""
+        _http(f"{self.url}/_harness/ownership/reset?since={int(since)}", "POST")
 
     def reset(self) -> None:
         """Fresh account: moto reset (also clears ClassicLink state), then the call log."""

@@ -1,0 +1,309 @@
+"""docs/iam-policy.json: exactly the EC2 actions the collection calls, and enough for a full run.
+
+Three layers:
+
+* static: the policy's actions are exactly the EC2 operations found in the code
+  (plugins/), and every change is scoped by resource ARN, with the documented
+  tag conditions;
+* moto's IAM enforcement, as far as it goes (see docs/iam.md): the full playbook
+  run (mirror, link, relink, prune, enable ClassicLink) succeeds with credentials
+  limited to the policy, and every action of the policy is used by it; without
+  one action the run fails with a message naming that action;
+* what moto does not enforce (resource ARNs, conditions) is pinned by a test, so
+  that the day moto starts to enforce them these tests say so.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+from typing import Any
+
+import pytest
+from botocore import xform_name
+from botocore.exceptions import ClientError
+from botocore.session import get_session
+
+from tests.badinput import runner
+from tests.support.devpaths import REPO_ROOT
+from tests.support.moto_harness import CLASSIC_AMI_ID
+
+pytestmark = pytest.mark.integration
+
+POLICY_PATH = REPO_ROOT / "docs" / "iam-policy.json"
+MIRRORED_FROM = "classiclinkmirror:mirroredFromClassicSecurityGroupId"
+LINK_TAG = "classiclinkmirror:linkToVPC"
+GUIDE_LINK_TAG = "classicmirror:linkToVPC"
+# Executor.rules (plugins/module_utils/apply.py) builds these names from verb and direction.
+DYNAMIC_OPERATIONS = {
+    '"%s_security_group_%s"': {f"{verb}_security_group_{d}" for verb in ("authorize", "revoke") for d in ("ingress", "egress")},
+    '"update_security_group_rule_descriptions"': {f"update_security_group_rule_descriptions_{d}" for d in ("ingress", "egress")},
+}
+
+
+def load_policy() -> dict:
+    return json.loads(POLICY_PATH.read_text())
+
+
+def statements(policy: dict) -> list[dict]:
+    return policy["Statement"]
+
+
+def as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def policy_actions(policy: dict) -> set[str]:
+    return {action for st in statements(policy) if st["Effect"] == "Allow" for action in as_list(st["Action"])}
+
+
+def code_operations() -> set[str]:
+    """EC2 operations (CamelCase) the collection's Python calls, found in the syntax tree.
+
+    ``call(client, "op", ...)`` and ``_paginate(client, "op", ...)`` name them as strings;
+    ``client.op`` / ``self.client.op`` as attributes; the rule calls are built from format
+    strings (DYNAMIC_OPERATIONS) whose presence is checked so a change there is noticed.
+    """
+    ec2_ops = {xform_name(name): name for name in get_session().get_service_model("ec2").operation_names}
+    found: set[str] = set()
+    sources = list((REPO_ROOT / "plugins").rglob("*.py"))
+    for path in sources:
+        text = path.read_text()
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("call", "_paginate"):
+                if len(node.args) > 1 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
+                    found.add(node.args[1].value)
+            if isinstance(node, ast.Attribute) and node.attr in ec2_ops:
+                base = node.value
+                if (isinstance(base, ast.Name) and base.id == "client") or (isinstance(base, ast.Attribute) and base.attr == "client"):
+                    found.add(node.attr)
+    apply_py = (REPO_ROOT / "plugins" / "module_utils" / "apply.py").read_text()
+    for marker, names in DYNAMIC_OPERATIONS.items():
+        assert marker in apply_py, f"apply.py no longer builds operation names from {marker}: update DYNAMIC_OPERATIONS"
+        found |= names
+    unknown = found - set(ec2_ops)
+    assert not unknown, f"not EC2 operations: {unknown}"
+    return {"ec2:" + ec2_ops[name] for name in found}
+
+
+# --------------------------------------------------------------------------- static
+
+
+def test_policy_lists_exactly_the_ec2_actions_the_code_calls():
+    in_code, in_policy = code_operations(), policy_actions(load_policy())
+    assert in_code - in_policy == set(), "called by the collection but not allowed by docs/iam-policy.json"
+    assert in_policy - in_code == set(), "allowed by docs/iam-policy.json but never called"
+
+
+def test_only_describes_are_unscoped_and_changes_to_existing_groups_need_the_mirror_tag():
+    policy = load_policy()
+    assert all(st["Effect"] == "Allow" for st in statements(policy))
+    for st in statements(policy):
+        actions, resources = as_list(st["Action"]), as_list(st["Resource"])
+        if resources == ["*"]:
+            assert all(a.startswith("ec2:Describe") for a in actions), st["Sid"]
+        else:
+            assert all(r.startswith("arn:aws:ec2:*:*:") for r in resources), st["Sid"]
+    mirror_only = {"ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress",
+                   "ec2:RevokeSecurityGroupEgress", "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
+                   "ec2:UpdateSecurityGroupRuleDescriptionsEgress", "ec2:DeleteSecurityGroup"}
+    for st in statements(policy):
+        if mirror_only & set(as_list(st["Action"])):
+            assert st["Condition"] == {"Null": {f"aws:ResourceTag/{MIRRORED_FROM}": "false"}}, st["Sid"]
+            assert as_list(st["Resource"]) == ["arn:aws:ec2:*:*:security-group/*"], st["Sid"]
+    for st in statements(policy):
+        if set(as_list(st["Action"])) & {"ec2:CreateTags", "ec2:DeleteTags"}:
+            assert st.get("Condition"), f"{st['Sid']}: tag writes must be conditioned"
+    create = [st for st in statements(policy) if "ec2:CreateSecurityGroup" in as_list(st["Action"])
+              and "security-group" in str(st["Resource"])]
+    assert [st["Condition"] for st in create] == [{"Null": {f"aws:RequestTag/{MIRRORED_FROM}": "false"}}]
+    tag_on_create = [st for st in statements(policy) if st.get("Condition", {}).get("StringEquals", {}).get("ec2:CreateAction")]
+    assert [st["Condition"]["StringEquals"]["ec2:CreateAction"] for st in tag_on_create] == ["CreateSecurityGroup"]
+
+
+# --------------------------------------------------------------------------- what moto enforces
+
+
+def moto_variant(policy: dict) -> dict:
+    """The policy as moto can evaluate it: same statements and actions, every Resource "*".
+
+    moto authorizes every EC2 request against the resource "*" (an ARN pattern never
+    matches it) and evaluates no condition for EC2 (see docs/iam.md).
+    """
+    variant = copy.deepcopy(policy)
+    for st in variant["Statement"]:
+        st["Resource"] = "*"
+    return variant
+
+
+def without(policy: dict, action: str) -> dict:
+    trimmed = copy.deepcopy(policy)
+    for st in trimmed["Statement"]:
+        st["Action"] = [a for a in as_list(st["Action"]) if a != action]
+    trimmed["Statement"] = [st for st in trimmed["Statement"] if st["Action"]]
+    return trimmed
+
+
+def test_moto_iam_enforcement_is_what_docs_iam_md_says(iam_moto):
+    """Pin moto's limits: if this fails, moto changed and docs/iam.md (and moto_variant) should too."""
+    iam_moto.fresh_account()
+
+    def allowed(statement: dict) -> bool:
+        keys = iam_moto.user(f"probe{abs(hash(json.dumps(statement, sort_keys=True)))}",
+                             {"Version": "2012-10-17", "Statement": [statement]})
+        try:
+            iam_moto.client("ec2", keys).describe_security_groups()
+            return True
+        except ClientError as exc:
+            assert exc.response["Error"]["Code"] == "AccessDenied"
+            assert "ec2:DescribeSecurityGroups" in exc.response["Error"]["Message"]
+            return False
+
+    base = {"Effect": "Allow", "Action": "ec2:DescribeSecurityGroups"}
+    assert allowed({**base, "Resource": "*"})
+    assert not allowed({**base, "Resource": "arn:aws:ec2:*:*:security-group/*"})  # resource ARNs never match
+    assert allowed({**base, "Resource": "*", "Condition": {"StringEquals": {"aws:ResourceTag/never": "set"}}})  # ignored
+    assert allowed({**base, "Resource": "*", "Condition": {"Null": {"aws:RequestTag/absent": "false"}}})  # ignored
+    assert not allowed({**base, "Action": "ec2:DescribeVpcs", "Resource": "*"})  # a missing action is denied
+    denier = iam_moto.client("ec2", iam_moto.user("denier", {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ec2:*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "ec2:DescribeSecurityGroups", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:ResourceTag/never": "set"}}}]}))
+    with pytest.raises(ClientError, match="AccessDenied"):  # a conditioned Deny applies unconditionally
+        denier.describe_security_groups()
+    exact = iam_moto.client("ec2", iam_moto.user("exact", load_policy()))
+    assert exact.describe_vpcs()["Vpcs"]  # Resource "*" statements work
+    with pytest.raises(ClientError, match="not authorized to perform: ec2:CreateSecurityGroup"):
+        exact.create_security_group(GroupName="x", Description="x", TagSpecifications=[
+            {"ResourceType": "security-group", "Tags": [{"Key": MIRRORED_FROM, "Value": "sg-12345678"}]}])
+
+
+def build_world(ec2: Any) -> dict:
+    """Sources of every kind the policy must serve, built with the admin keys.
+
+    web (Classic, ingress with a description and a self reference), ssh (Classic, guide
+    tag spelling), old (Classic, will be untagged: prune), db (a VPC source in a legacy VPC,
+    egress only: mirrored egress); one running Classic instance in web; the target VPC
+    without ClassicLink (the run enables it).
+    """
+    classic = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    target = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    legacy = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+
+    def group(name: str, vpc: str, key: str = LINK_TAG) -> str:
+        return ec2.create_security_group(GroupName=name, Description=f"{name} group", VpcId=vpc, TagSpecifications=[
+            {"ResourceType": "security-group", "Tags": [{"Key": key, "Value": target}]}])["GroupId"]
+
+    web, ssh, old, db = group("web", classic), group("ssh", classic, GUIDE_LINK_TAG), group("old", classic), group("db", legacy)
+    ec2.authorize_security_group_ingress(GroupId=web, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "lb"}]},
+        {"IpProtocol": "tcp", "FromPort": 7000, "ToPort": 7000, "UserIdGroupPairs": [{"GroupId": web}]}])
+    ec2.authorize_security_group_ingress(GroupId=ssh, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "203.0.113.0/24"}]}])
+    ec2.revoke_security_group_egress(GroupId=db, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    ec2.authorize_security_group_egress(GroupId=db, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "10.1.0.0/16", "Description": "app"}]}])
+    instance = ec2.run_instances(ImageId=CLASSIC_AMI_ID, MinCount=1, MaxCount=1, InstanceType="t1.micro",
+                                 SecurityGroupIds=[web])["Instances"][0]["InstanceId"]
+    return {"target": target, "web": web, "ssh": ssh, "old": old, "db": db, "instance": instance}
+
+
+def env_for(iam_moto: Any, keys: tuple[str, str]) -> dict:
+    """Environment for a module or playbook run with these IAM user keys on the IAM harness."""
+    return runner.aws_env(iam_moto.url, access_key=keys[0], secret_key=keys[1])
+
+
+def mirror_of(ec2: Any, source: str, vpc: str) -> dict | None:
+    found = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]},
+                                                  {"Name": f"tag:{MIRRORED_FROM}", "Values": [source]}])["SecurityGroups"]
+    return found[0] if found else None
+
+
+PLAYBOOK_ARGS = ("-e", "mirror_classic_vpc_id=default", "-e", "mirror_prune=true", "-e", "mirror_enable_classiclink=true")
+
+
+def test_full_mirror_and_link_run_succeeds_with_exactly_the_policy(iam_moto):
+    admin = iam_moto.fresh_account()
+    ec2 = iam_moto.client("ec2", admin)
+    world = build_world(ec2)
+    policy = load_policy()
+    env = env_for(iam_moto, iam_moto.user("mirror-runner", moto_variant(policy)))
+    iam_moto.harness.reset_calls()
+
+    first = runner.run_playbook("classiclink.mirror.mirror", *PLAYBOOK_ARGS, env=env)
+    assert first.returncode == 0, first.stdout[-6000:] + first.stderr[-2000:]
+    calls = iam_moto.harness.calls()
+
+    # What the next run has to follow: description changes (both directions), a revoked rule,
+    # an untagged source (its mirror is pruned, its mirroredTo tag removed), a relink.
+    ec2.update_security_group_rule_descriptions_ingress(GroupId=world["web"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "lb v2"}]}])
+    ec2.revoke_security_group_ingress(GroupId=world["web"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 7000, "ToPort": 7000, "UserIdGroupPairs": [{"GroupId": world["web"]}]}])
+    ec2.update_security_group_rule_descriptions_egress(GroupId=world["db"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "10.1.0.0/16", "Description": "app v2"}]}])
+    ec2.delete_tags(Resources=[world["old"]], Tags=[{"Key": LINK_TAG}])
+    ec2.modify_instance_attribute(InstanceId=world["instance"], Groups=[world["web"], world["ssh"]])
+    iam_moto.harness.reset_calls()
+
+    second = runner.run_playbook("classiclink.mirror.mirror", *PLAYBOOK_ARGS, env=env)
+    assert second.returncode == 0, second.stdout[-6000:] + second.stderr[-2000:]
+
+    calls = [c for c in calls + iam_moto.harness.calls() if c["service"] == "ec2"]  # the two runs'
+    refused = [c for c in calls if c["status"] >= 400]
+    assert refused == [], refused
+    used = {"ec2:" + c["action"] for c in calls}
+    assert used == policy_actions(policy), "every action of the policy is used by the run, and no other"
+    target = world["target"]
+    web_m, ssh_m, db_m = (mirror_of(ec2, world[name], target) for name in ("web", "ssh", "db"))
+    assert web_m and ssh_m and db_m and mirror_of(ec2, world["old"], target) is None
+    linked = ec2.describe_classic_link_instances()["Instances"]
+    assert [(i["InstanceId"], i["VpcId"], sorted(g["GroupId"] for g in i["Groups"])) for i in linked] == [
+        (world["instance"], target, sorted([web_m["GroupId"], ssh_m["GroupId"]]))]
+
+
+MISSING = {
+    # action left out -> (module, args, resource the message must name)
+    "ec2:AuthorizeSecurityGroupIngress": ("classiclink_mirror_group", {"source_group": "web"}, "web"),
+    "ec2:DescribeSecurityGroups": ("classiclink_mirror_group", {"source_group": "web"}, "security groups"),
+    "ec2:CreateSecurityGroup": ("classiclink_mirror_group", {"source_group": "web"}, "web"),
+    "ec2:AttachClassicLinkVpc": ("classiclink_instance_link", {}, "instance"),
+}
+
+
+@pytest.mark.parametrize("action", list(MISSING), ids=[a.split(":")[1] for a in MISSING])
+def test_a_missing_action_is_reported_by_name(iam_moto, action):
+    admin = iam_moto.fresh_account()
+    ec2 = iam_moto.client("ec2", admin)
+    world = build_world(ec2)
+    ec2.enable_vpc_classic_link(VpcId=world["target"])
+    full = env_for(iam_moto, iam_moto.user("full", moto_variant(load_policy())))
+    module, args, resource = MISSING[action]
+    if module == "classiclink_instance_link":  # mirrors first, with the full policy
+        assert runner.run_module("classiclink_mirror_group", {"all_sources": True, "classic_vpc_id": "default"}, full).rc == 0
+        args = {"instance_id": world["instance"], "classic_vpc_id": "default"}
+        resource = world["instance"]
+    env = env_for(iam_moto, iam_moto.user("short", moto_variant(without(load_policy(), action))))
+
+    result = runner.run_module(module, {**args, "classic_vpc_id": "default"}, env)
+
+    assert result.rc != 0
+    assert action in result["msg"], result["msg"]
+    assert resource in result["msg"], result["msg"]
+    # with the action granted again, the same call converges
+    again = runner.run_module(module, {**args, "classic_vpc_id": "default"}, full)
+    assert again.rc == 0, again.get("msg")
+
+
+def test_playbook_failure_names_the_missing_action(iam_moto):
+    admin = iam_moto.fresh_account()
+    build_world(iam_moto.client("ec2", admin))
+    env = env_for(iam_moto, iam_moto.user(
+        "short", moto_variant(without(load_policy(), "ec2:AuthorizeSecurityGroupIngress"))))
+
+    run = runner.run_playbook("classiclink.mirror.mirror", *PLAYBOOK_ARGS, env=env)
+
+    assert run.returncode != 0
+    failure = [line for line in run.stdout.splitlines() if "failures:" in line]
+    assert failure and "ec2:AuthorizeSecurityGroupIngress" in failure[-1] and "web" in failure[-1], run.stdout[-5000:]
