@@ -41,11 +41,10 @@ import pytest
 from botocore.config import Config
 
 from tests.support.devpaths import REPO_ROOT, collections_root, ensure_dev_collection_path
+from tests.support.harness_env import LOOPBACK, harness_env
 from tests.support.moto_harness import MotoHarness, start_server
 
 DEFAULT_REGION = "us-east-1"
-_PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
-_LOOPBACK = "127.0.0.1,localhost,::1"
 
 
 # Collection modules (module_utils, modules) are imported in-process by unit tests
@@ -76,7 +75,7 @@ def dev_collection_path() -> Path:
 def moto_server() -> Iterator[MotoHarness]:
     # boto3 in this process must never send loopback traffic through a proxy.
     for var in ("NO_PROXY", "no_proxy"):
-        os.environ[var] = ",".join(filter(None, [os.environ.get(var, ""), _LOOPBACK]))
+        os.environ[var] = ",".join(filter(None, [os.environ.get(var, ""), LOOPBACK]))
     harness = start_server()
     yield harness
     harness.stop()
@@ -125,26 +124,7 @@ def moto(moto_server: MotoHarness) -> MotoHarness:
 
 
 def _aws_env(url: str, region: str = DEFAULT_REGION) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AWS_", "EC2_", "BOTO_")) and k.upper() not in _PROXY_VARS
-    }
-    env.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION=region,
-        AWS_REGION=region,
-        AWS_ENDPOINT_URL=url,
-        AWS_URL=url,  # endpoint_url env fallback of older amazon.aws releases
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        AWS_EC2_METADATA_DISABLED="true",
-        NO_PROXY=_LOOPBACK,
-        no_proxy=_LOOPBACK,
-        ANSIBLE_COLLECTIONS_PATH=str(collections_root()),
-    )
-    return env
+    return harness_env(url, region=region)
 
 
 @pytest.fixture

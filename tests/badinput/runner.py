@@ -18,10 +18,11 @@ from typing import Any, Mapping, Optional
 
 from tests.conftest import ModuleResult, parse_module_output
 from tests.support.devpaths import REPO_ROOT, collections_root
+from tests.support.harness_env import LOOPBACK, harness_env
 
 PYTHON = str(REPO_ROOT / ".venv" / "bin" / "python")
 ANSIBLE_PLAYBOOK = str(REPO_ROOT / ".venv" / "bin" / "ansible-playbook")
-LOOPBACK = "127.0.0.1,localhost,::1"
+
 DEFAULT_REGION = "us-east-1"
 
 
@@ -32,35 +33,8 @@ def _site_packages() -> str:
 
 def aws_env(url: str, *, region: Optional[str] = DEFAULT_REGION, access_key: str = "testing",
             secret_key: str = "testing", **overrides: Optional[str]) -> dict[str, str]:
-    """Environment for a subprocess talking to ``url``: no inherited AWS/proxy settings.
-
-    ``region=None`` sets no region at all; an override of ``None`` removes that variable.
-    """
-    env = {
-        key: value for key, value in os.environ.items()
-        if not key.startswith(("AWS_", "EC2_", "BOTO_")) and not key.upper().endswith("_PROXY")
-    }
-    env.update(
-        AWS_ACCESS_KEY_ID=access_key,
-        AWS_SECRET_ACCESS_KEY=secret_key,
-        AWS_ENDPOINT_URL=url,
-        AWS_URL=url,
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        AWS_EC2_METADATA_DISABLED="true",
-        NO_PROXY=LOOPBACK,
-        no_proxy=LOOPBACK,
-        ANSIBLE_COLLECTIONS_PATH=str(collections_root()),
-        ANSIBLE_NOCOLOR="1",
-    )
-    if region:
-        env.update(AWS_REGION=region, AWS_DEFAULT_REGION=region)
-    for key, value in overrides.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return env
+    """Environment for a subprocess talking to ``url`` (see tests/support/harness_env.py)."""
+    return harness_env(url, region=region, access_key=access_key, secret_key=secret_key, **overrides)
 
 
 def run_module(name: str, args: Mapping[str, Any], env: Mapping[str, str], check: bool = False,

@@ -31,7 +31,6 @@ statement with conditions applies as if they held).
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
 from pathlib import Path
@@ -40,6 +39,7 @@ from typing import Any
 from werkzeug.datastructures import EnvironHeaders
 from werkzeug.serving import make_server
 
+from tests.support.serving import serve_until_signalled
 from tests.support.classiclink_emulation import EMULATED_ACTIONS, error_xml
 from tests.support.moto_harness import (
     _CREDENTIAL_RE,
@@ -144,22 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         parser.error(str(err))
     harness = start_server(args.port, args.host)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    if args.port_file:
-        tmp = args.port_file.with_name(args.port_file.name + ".tmp")
-        tmp.write_text(f"{harness.port}\n")
-        tmp.replace(args.port_file)
-    print(f"moto IAM harness listening on {harness.url}", flush=True)
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        harness.stop()
-        if args.port_file:
-            args.port_file.unlink(missing_ok=True)
-    return 0
+    return serve_until_signalled(harness, f"moto IAM harness listening on {harness.url}", args.port_file)
 
 
 if __name__ == "__main__":

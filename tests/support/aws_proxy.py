@@ -50,7 +50,6 @@ import http.client
 import ipaddress
 import json
 import random
-import signal
 import socket
 import sys
 import threading
@@ -62,6 +61,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.support.serving import serve_until_signalled
 
 THROTTLE, UNAVAILABLE, DROP_BEFORE, DROP_AFTER = "throttle", "unavailable", "drop_before", "drop_after"
 ALL_KINDS = (THROTTLE, UNAVAILABLE, DROP_BEFORE, DROP_AFTER)
@@ -394,22 +395,7 @@ def main(argv: list[str] | None = None) -> int:
                             args.max_faults)
     except ValueError as err:
         parser.error(str(err))
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    if args.port_file:
-        tmp = args.port_file.with_name(args.port_file.name + ".tmp")
-        tmp.write_text(f"{proxy.port}\n")
-        tmp.replace(args.port_file)
-    print(f"aws proxy listening on {proxy.url} -> {proxy.upstream_url}", flush=True)
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        proxy.stop()
-        if args.port_file:
-            args.port_file.unlink(missing_ok=True)
-    return 0
+    return serve_until_signalled(proxy, f"aws proxy listening on {proxy.url} -> {proxy.upstream_url}", args.port_file)
 
 
 if __name__ == "__main__":

@@ -30,12 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.devpaths import REPO_ROOT, collections_root, ensure_dev_collection_path
+from tests.support.harness_env import LOOPBACK, harness_env
 from tests.support.moto_harness import MotoHarness, start_server
 from tests.support.world import World, build_world, classic_links, ec2_client, mirror_of
 
 REGION = "us-east-1"
 NEW_RULE_CIDR = "198.51.100.0/24"
-LOOPBACK = "127.0.0.1,localhost,::1"
+
 WIDTH = 78
 
 
@@ -49,26 +50,7 @@ class Run:
 
 def playbook_env(url: str, region: str = REGION) -> dict[str, str]:
     """The environment of a user whose AWS endpoint is the harness (fake credentials, no proxies)."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AWS_", "EC2_", "BOTO_")) and k.upper() not in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
-    }
-    env.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_REGION=region,
-        AWS_DEFAULT_REGION=region,
-        AWS_ENDPOINT_URL=url,
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        AWS_EC2_METADATA_DISABLED="true",
-        NO_PROXY=LOOPBACK,
-        no_proxy=LOOPBACK,
-        ANSIBLE_COLLECTIONS_PATH=str(collections_root()),
-        ANSIBLE_NOCOLOR="1",
-    )
-    return env
+    return harness_env(url, region=region)
 
 
 def banner(text: str) -> None:

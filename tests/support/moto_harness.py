@@ -50,7 +50,6 @@ import json
 import logging
 import os
 import re
-import signal
 import sys
 import threading
 import urllib.request
@@ -61,6 +60,7 @@ from urllib.parse import parse_qs
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from tests.support.serving import serve_until_signalled
 from tests.support.classiclink_emulation import EMULATED_ACTIONS, ClassicLinkEmulator, error_xml
 
 StartResponse = Callable[..., Any]
@@ -510,22 +510,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(err))
 
     harness = start_server(args.port, args.host)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    if args.port_file:
-        tmp = args.port_file.with_name(args.port_file.name + ".tmp")
-        tmp.write_text(f"{harness.port}\n")
-        tmp.replace(args.port_file)
-    print(f"moto harness listening on {harness.url}", flush=True)
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        harness.stop()
-        if args.port_file:
-            args.port_file.unlink(missing_ok=True)
-    return 0
+    return serve_until_signalled(harness, f"moto harness listening on {harness.url}", args.port_file)
 
 
 if __name__ == "__main__":
