@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover - AnsibleAWSModule reports the missing l
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.classiclink.mirror.plugins.module_utils.plan import PLACEHOLDER_PREFIX, PairPlan, Plan
+from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import PLACEHOLDER_PREFIX, PairPlan, Plan
 from ansible_collections.classiclink.mirror.plugins.module_utils.rules import GROUP, RuleDiff, RuleSet, regroup
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import MIRRORED_FROM_TAG, TagChange, aws_tag_list
 

@@ -13,7 +13,8 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.links import (
     LinkOptions,
     plan_links,
 )
-from ansible_collections.classiclink.mirror.plugins.module_utils.plan import MirrorOptions, declared_sources, find_orphans, plan_pairs
+from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import MirrorOptions, declared_sources, find_orphans
+from ansible_collections.classiclink.mirror.plugins.module_utils.plan import plan_pairs
 from ansible_collections.classiclink.mirror.plugins.module_utils.report import orphan_results, pair_result
 from ansible_collections.classiclink.mirror.plugins.module_utils.snapshot import Snapshot
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import read_link_tag

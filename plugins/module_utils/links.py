@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover - AnsibleAWSModule reports the missing l
     BotoCoreError = ClientError = Exception  # type: ignore[misc,assignment]
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.apply import call, error_code, error_text, run_concurrently
-from ansible_collections.classiclink.mirror.plugins.module_utils.plan import managed_sources, mirror_of, placeholder
+from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import managed_sources, mirror_of, placeholder
 from ansible_collections.classiclink.mirror.plugins.module_utils.snapshot import Instance, Link, Snapshot, describe_links
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import LINK_TAG_KEYS, is_group_id
 

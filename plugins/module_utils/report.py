@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Dict, List, Mapping, Optional
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.apply import resolve_ids
-from ansible_collections.classiclink.mirror.plugins.module_utils.plan import PairPlan, Plan
+from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import PairPlan, Plan
 from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
     DIRECTIONS,
     Rule,

@@ -271,7 +271,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.apply import apply_plan
 from ansible_collections.classiclink.mirror.plugins.module_utils.options import COMMON_ARGS, check_common, ec2_client
-from ansible_collections.classiclink.mirror.plugins.module_utils.plan import MirrorOptions, declared_sources, plan_pairs
+from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import MirrorOptions, declared_sources
+from ansible_collections.classiclink.mirror.plugins.module_utils.plan import plan_pairs
 from ansible_collections.classiclink.mirror.plugins.module_utils.report import plan_result
 from ansible_collections.classiclink.mirror.plugins.module_utils.snapshot import load_snapshot
 

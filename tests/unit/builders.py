@@ -12,13 +12,8 @@ import dataclasses
 import itertools
 from typing import Dict, Mapping, Optional, Tuple
 
-from ansible_collections.classiclink.mirror.plugins.module_utils.plan import (
-    NEW_GROUP_RULES,
-    PLACEHOLDER_PREFIX,
-    MirrorOptions,
-    Plan,
-    plan_pairs,
-)
+from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import NEW_GROUP_RULES, PLACEHOLDER_PREFIX, MirrorOptions, Plan
+from ansible_collections.classiclink.mirror.plugins.module_utils.plan import plan_pairs
 from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
     CIDR_IP,
     CIDR_IPV6,

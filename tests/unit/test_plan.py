@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.classiclink.mirror.plugins.module_utils.plan import CreateMirror, placeholder
+from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import CreateMirror, placeholder
 from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
     CIDR_IP,
     EGRESS,

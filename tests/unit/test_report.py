@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.classiclink.mirror.plugins.module_utils.plan import PLACEHOLDER_PREFIX, placeholder
+from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import PLACEHOLDER_PREFIX, placeholder
 from ansible_collections.classiclink.mirror.plugins.module_utils.report import plan_result
 
 from .builders import (

@@ -1,0 +1,213 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the classiclink.mirror collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The plan's vocabulary: options, pair plans, and the facts about sources, mirrors and orphans. Pure.
+
+``plan.py`` builds pair plans from these; ``links.py``, ``audit.py``, ``apply.py``
+and ``report.py`` read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
+    ALL_PROTOCOLS,
+    CIDR_IP,
+    DEFAULT_RULES_QUOTA,
+    EGRESS,
+    Rule,
+    RuleDiff,
+    RuleSet,
+)
+from ansible_collections.classiclink.mirror.plugins.module_utils.snapshot import SecurityGroup, Snapshot
+from ansible_collections.classiclink.mirror.plugins.module_utils.tags import (
+    LINK_TAG_KEYS,
+    MIRRORED_TO_TAG,
+    NO_TAG_CHANGE,
+    TagChange,
+    read_link_tag,
+)
+
+PLACEHOLDER_PREFIX = "new-mirror-of-"
+DEFAULT_GROUP_NAME = "default"
+CLASSIC_ELB_OWNER = "amazon-elb"
+# What EC2 gives every new VPC security group.
+NEW_GROUP_RULES: RuleSet = {Rule(EGRESS, ALL_PROTOCOLS, None, None, CIDR_IP, "0.0.0.0/0"): None}
+
+
+def placeholder(source_id: str) -> str:
+    """The id a not-yet-created mirror has inside a plan."""
+    return PLACEHOLDER_PREFIX + source_id
+
+
+def managed_sources(snapshot: Snapshot, link_tag_keys: Sequence[str] = LINK_TAG_KEYS) -> Dict[str, str]:
+    """Source group id -> the VPC its (valid) link tag names. Mirrors are never sources."""
+    managed: Dict[str, str] = {}
+    for group in snapshot.groups.values():
+        if not group.mirrored_from:
+            declared = read_link_tag(group.tags, link_tag_keys).vpc_id
+            if declared:
+                managed[group.id] = declared
+    return managed
+
+
+def declared_sources(snapshot: Snapshot, link_tag_keys: Sequence[str] = LINK_TAG_KEYS,
+                     vpc_ids: Optional[Sequence[str]] = None) -> List[SecurityGroup]:
+    """Every non-mirror group carrying a link tag, sorted by name; with ``vpc_ids`` only
+    those whose tag names one of them (an unreadable tag then names none)."""
+    found = []
+    for group in snapshot.groups.values():
+        link = read_link_tag(group.tags, link_tag_keys)
+        if group.mirrored_from or not link.present:
+            continue
+        if vpc_ids and link.vpc_id not in vpc_ids:
+            continue
+        found.append(group)
+    return sorted(found, key=lambda group: (group.name, group.id))
+
+
+def mirror_of(snapshot: Snapshot, source_id: str, vpc_id: str) -> Optional[SecurityGroup]:
+    """The group in ``vpc_id`` whose mirroredFrom tag names ``source_id``."""
+    for group in snapshot.groups_in_vpc(vpc_id):
+        if group.mirrored_from == source_id:
+            return group
+    return None
+
+
+@dataclass(frozen=True)
+class MirrorOptions:
+    state: str = "present"
+    purge_rules: bool = True
+    egress: str = "auto"  # auto | yes | no
+    tags: Optional[Mapping[str, str]] = None
+    purge_tags: bool = True
+    adopt: bool = False
+    link_tag_keys: Tuple[str, ...] = LINK_TAG_KEYS
+    rules_quota: int = DEFAULT_RULES_QUOTA
+    vpc_id: Optional[str] = None  # overrides (and rewrites) the sources' link tags
+    prune: bool = False  # also delete orphan mirrors
+    prune_vpc_ids: Optional[Tuple[str, ...]] = None  # ... only in these VPCs
+
+
+@dataclass(frozen=True)
+class CreateMirror:
+    name: str
+    description: str
+    vpc_id: str
+    tags: Mapping[str, str]
+
+
+@dataclass
+class PairPlan:
+    """Everything one (source, mirror) pair needs, and why."""
+
+    source_ref: str
+    source: Optional[SecurityGroup] = None
+    vpc_id: Optional[str] = None
+    mirror: Optional[SecurityGroup] = None
+    mirror_id: Optional[str] = None  # real id, or placeholder() when create is set
+    create: Optional[CreateMirror] = None
+    adopt: bool = False
+    referenced_only: bool = False  # created empty because another pair refers to it
+    removal: bool = False  # state=absent, or an orphan being pruned
+    orphan: Optional[str] = None  # why a pruned mirror was an orphan
+    delete_ids: Tuple[str, ...] = ()
+    mirror_tags: TagChange = NO_TAG_CHANGE
+    untag_ids: Tuple[str, ...] = ()  # default groups released by state=absent
+    source_tags: TagChange = NO_TAG_CHANGE
+    rules: Dict[str, RuleDiff] = field(default_factory=dict)
+    before: RuleSet = field(default_factory=dict)
+    after: RuleSet = field(default_factory=dict)
+    skipped_references: List[dict] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
+    error: Optional[str] = None
+
+    @property
+    def source_id(self) -> Optional[str]:
+        return self.source.id if self.source else None
+
+    @property
+    def changed(self) -> bool:
+        if self.error:
+            return False
+        return bool(
+            self.create
+            or self.delete_ids
+            or self.untag_ids
+            or not self.mirror_tags.empty
+            or not self.source_tags.empty
+            or any(not diff.empty for diff in self.rules.values())
+        )
+
+
+@dataclass
+class Plan:
+    pairs: List[PairPlan]
+    orphans: List[Tuple[SecurityGroup, str]] = field(default_factory=list)  # seen, pruned only with prune
+
+    @property
+    def changed(self) -> bool:
+        return any(pair.changed for pair in self.pairs)
+
+    @property
+    def failed(self) -> List[PairPlan]:
+        return [pair for pair in self.pairs if pair.error]
+
+
+def removal_pair(ref: str, source: Optional[SecurityGroup], mirrors: Sequence[SecurityGroup], touch_source: bool = True) -> PairPlan:
+    """Delete ``mirrors`` (a VPC default group is released instead: it cannot be deleted).
+
+    The source's mirroredTo tag is removed only when it names one of them.
+    """
+    pair = PairPlan(source_ref=ref, source=source, removal=True)
+    if mirrors:
+        pair.mirror, pair.mirror_id, pair.vpc_id = mirrors[0], mirrors[0].id, mirrors[0].vpc_id
+        pair.before = dict(mirrors[0].rules)
+    pair.delete_ids = tuple(group.id for group in mirrors if group.name != DEFAULT_GROUP_NAME)
+    pair.untag_ids = tuple(group.id for group in mirrors if group.name == DEFAULT_GROUP_NAME)
+    if touch_source and source is not None and source.tags.get(MIRRORED_TO_TAG) in set(group.id for group in mirrors):
+        pair.source_tags = TagChange({}, (MIRRORED_TO_TAG,))
+    return pair
+
+
+SOURCE_GONE = "source_gone"
+UNTAGGED = "untagged"
+RETARGETED = "retargeted"
+
+
+def find_orphans(snapshot: Snapshot, link_tag_keys: Sequence[str] = LINK_TAG_KEYS,
+                 vpc_ids: Optional[Sequence[str]] = None,
+                 declared: Optional[Mapping[str, str]] = None,
+                 undecided: Sequence[str] = ()) -> List[Tuple[SecurityGroup, str]]:
+    """Mirrors whose source is gone, untagged, or now linked to another VPC.
+
+    ``declared`` (source id -> VPC) overrides what the tags say, for sources a
+    run is retargeting right now. A source whose link tag cannot be read, or
+    names a VPC that does not exist, or is ``undecided`` (its pair failed this
+    run), keeps its mirror: a typo in a tag must never delete a mirror.
+    """
+    declared = declared or {}
+    orphans = []
+    for mirror in snapshot.mirrors():
+        if vpc_ids and mirror.vpc_id not in vpc_ids:
+            continue
+        source = snapshot.groups.get(mirror.mirrored_from)
+        if source is None:
+            orphans.append((mirror, SOURCE_GONE))
+            continue
+        link = read_link_tag(source.tags, link_tag_keys)
+        if source.id in undecided:
+            continue
+        if source.id in declared:
+            if declared[source.id] != mirror.vpc_id:
+                orphans.append((mirror, RETARGETED))
+        elif link.error or (link.vpc_id and link.vpc_id not in snapshot.vpcs):
+            continue
+        elif not link.present:
+            orphans.append((mirror, UNTAGGED))
+        elif link.vpc_id != mirror.vpc_id:
+            orphans.append((mirror, RETARGETED))
+    return orphans
