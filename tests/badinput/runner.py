@@ -18,7 +18,7 @@ from typing import Any, Mapping, Optional
 
 from tests.conftest import ModuleResult, parse_module_output
 from tests.support.devpaths import REPO_ROOT, collections_root
-from tests.support.harness_env import LOOPBACK, harness_env
+from tests.support.harness_env import harness_env
 
 PYTHON = str(REPO_ROOT / ".venv" / "bin" / "python")
 ANSIBLE_PLAYBOOK = str(REPO_ROOT / ".venv" / "bin" / "ansible-playbook")

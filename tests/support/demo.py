@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.devpaths import REPO_ROOT, collections_root, ensure_dev_collection_path
+from tests.support.devpaths import REPO_ROOT, ensure_dev_collection_path
 from tests.support.harness_env import LOOPBACK, harness_env
 from tests.support.moto_harness import MotoHarness, start_server
 from tests.support.world import World, build_world, classic_links, ec2_client, mirror_of
