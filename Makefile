@@ -29,7 +29,7 @@ export VENV := $(abspath $(VENV))
 COLLECTION_LINK := .collections/ansible_collections/classiclink/mirror
 
 .PHONY: help venv collections test sanity lint pytest unit emulation integration eda \
-	changelog-lint demo clean distclean
+	changelog-lint demo bench clean distclean
 
 help:
 	@echo "make test            sanity, lint, pytest, changelog-lint (in that order; what CI runs)"
@@ -42,6 +42,7 @@ help:
 	@echo "make eda             pytest tests/eda (event source, rulebook end to end; needs Java 17+)"
 	@echo "make changelog-lint  antsibull-changelog lint"
 	@echo "make demo            python -m tests.support.demo"
+	@echo "make bench           benchmark vs a plain amazon.aws playbook (BENCH_ARGS=\"--suite scale\"); see docs/performance.md"
 	@echo "make venv            create/refresh .venv"
 	@echo "make collections     create the $(COLLECTION_LINK) symlink"
 	@echo "make clean           remove build/test output (keeps .venv); distclean also removes .venv"
@@ -92,3 +93,9 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV)
+
+# Benchmark, not part of `make test` (docs/performance.md):
+#   make bench BENCH_ARGS="--suite scale"   (or --suite latency)
+BENCH_ARGS ?=
+bench: venv collections
+	$(PY) -m bench.run $(BENCH_ARGS)

@@ -19,13 +19,18 @@ Every call is retried with jittered backoff when EC2 throttles.
 from __future__ import annotations
 
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, Iterable, List, Mapping, Optional
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError
 except ImportError:  # pragma: no cover - AnsibleAWSModule reports the missing library
-    BotoCoreError = ClientError = Exception  # type: ignore[misc,assignment]
+    BotoCoreError = ClientError = ResponseParserError = Exception  # type: ignore[misc,assignment]
+
+# What a failed call can raise: AWS errors, client-side errors, unparsable answers.
+CALL_ERRORS = (BotoCoreError, ClientError, ResponseParserError)
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -33,14 +38,27 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import PL
 from ansible_collections.classiclink.mirror.plugins.module_utils.rules import GROUP, RuleDiff, RuleSet, regroup
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import MIRRORED_FROM_TAG, TagChange, aws_tag_list
 
-DEFAULT_CONCURRENCY = 4
+DEFAULT_CONCURRENCY = 8
+_UNPARSABLE_RETRIES = 3
 _PLACEHOLDER_RE = re.compile(re.escape(PLACEHOLDER_PREFIX) + r"sg-[0-9a-f]+")
 _retry = AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30)
 
 
 def call(client, operation: str, **params):
-    """One EC2 call, retried on throttling and transient errors."""
-    return _retry(getattr(client, operation))(**params)
+    """One EC2 call, retried on throttling and transient errors.
+
+    An answer that cannot be parsed (an HTML 500 from a proxy or an overloaded
+    endpoint) is retried too, a few times; a resent call that finds its work
+    done is handled by the callers (see ``Executor.create``, ``permissions_call``).
+    """
+    for attempt in range(_UNPARSABLE_RETRIES):
+        try:
+            return _retry(getattr(client, operation))(**params)
+        except ResponseParserError:
+            if attempt == _UNPARSABLE_RETRIES - 1:
+                raise
+            time.sleep(0.5 * 2 ** attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def run_concurrently(items: Iterable, work: Callable, concurrency: int) -> None:
@@ -77,7 +95,7 @@ class Executor:
         def guarded(pair: PairPlan) -> None:
             try:
                 work(pair)
-            except (BotoCoreError, ClientError) as exc:
+            except CALL_ERRORS as exc:
                 pair.error = "%s for %s failed: %s" % (what, pair.source.label if pair.source else pair.source_ref, error_text(exc))
 
         run_concurrently(pairs, guarded, self.concurrency)

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 try:
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import ClientError
 except ImportError:  # pragma: no cover - AnsibleAWSModule reports the missing library
-    BotoCoreError = ClientError = Exception  # type: ignore[misc,assignment]
+    ClientError = Exception  # type: ignore[misc,assignment]
 
-from ansible_collections.classiclink.mirror.plugins.module_utils.apply import call, error_code, error_text, run_concurrently
-from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import managed_sources, mirror_of, placeholder
+from ansible_collections.classiclink.mirror.plugins.module_utils.apply import CALL_ERRORS, call, error_code, error_text, run_concurrently
+from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import GroupIndex, managed_sources, placeholder
 from ansible_collections.classiclink.mirror.plugins.module_utils.snapshot import Instance, Link, Snapshot, describe_links
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import LINK_TAG_KEYS, is_group_id
 
@@ -82,6 +82,7 @@ class _LinkPlanner:
         self.snapshot = snapshot
         self.options = options
         self.planned_mirrors = planned_mirrors
+        self.index = GroupIndex(snapshot)
         self.managed = managed_sources(snapshot, options.link_tag_keys)
         self.enable_vpcs: List[str] = []
 
@@ -105,7 +106,7 @@ class _LinkPlanner:
         (vpc_id, sources), = targets.items()
         mirrors = []
         for source_id in sources:
-            mirror = mirror_of(self.snapshot, source_id, vpc_id)
+            mirror = self.index.mirror_of(source_id, vpc_id)
             mirror_id = mirror.id if mirror else self.planned_mirrors.get(source_id)
             if mirror_id is None and self.options.assume_planned and vpc_id in self.snapshot.vpcs:
                 mirror_id = placeholder(source_id)
@@ -261,7 +262,7 @@ class LinkExecutor:
                 self.detach(plan)
             if plan.attach:
                 self.attach(plan)
-        except (BotoCoreError, ClientError) as exc:
+        except CALL_ERRORS as exc:
             verb = {LINKED: "linking", RELINKED: "relinking", UNLINKED: "unlinking"}[plan.action]
             plan.reason = "%s instance %s %s %s failed: %s" % (
                 verb, plan.instance_id, "from" if plan.action == UNLINKED else "to", plan.vpc_id, error_text(exc))

@@ -69,12 +69,24 @@ def declared_sources(snapshot: Snapshot, link_tag_keys: Sequence[str] = LINK_TAG
     return sorted(found, key=lambda group: (group.name, group.id))
 
 
-def mirror_of(snapshot: Snapshot, source_id: str, vpc_id: str) -> Optional[SecurityGroup]:
-    """The group in ``vpc_id`` whose mirroredFrom tag names ``source_id``."""
-    for group in snapshot.groups_in_vpc(vpc_id):
-        if group.mirrored_from == source_id:
-            return group
-    return None
+class GroupIndex:
+    """Groups by VPC and mirrors by (source, VPC), built once per plan: planning a
+    thousand pairs must not scan the snapshot once per pair."""
+
+    def __init__(self, snapshot: Snapshot):
+        self.by_vpc: Dict[Optional[str], List[SecurityGroup]] = {}
+        self.mirrors: Dict[Tuple[str, Optional[str]], SecurityGroup] = {}
+        for group in snapshot.groups.values():
+            self.by_vpc.setdefault(group.vpc_id, []).append(group)
+            if group.mirrored_from:
+                self.mirrors.setdefault((group.mirrored_from, group.vpc_id), group)
+
+    def in_vpc(self, vpc_id: str) -> List[SecurityGroup]:
+        return self.by_vpc.get(vpc_id, [])
+
+    def mirror_of(self, source_id: str, vpc_id: str) -> Optional[SecurityGroup]:
+        """The group in ``vpc_id`` whose mirroredFrom tag names ``source_id``."""
+        return self.mirrors.get((source_id, vpc_id))
 
 
 @dataclass(frozen=True)

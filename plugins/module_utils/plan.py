@@ -26,7 +26,7 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import (
     Plan,
     find_orphans,
     managed_sources,
-    mirror_of,
+    GroupIndex,
     placeholder,
     removal_pair,
 )
@@ -58,9 +58,12 @@ class _Planner:
     def __init__(self, snapshot: Snapshot, options: MirrorOptions):
         self.snapshot = snapshot
         self.options = options
+        self.index = GroupIndex(snapshot)
         self.pairs: Dict[str, PairPlan] = {}  # source id -> pair (batch and referenced-only)
+        # Ids that are (or will be) managed mirrors: rules referring to anything else are preserved.
         self.mirror_ids = set(group.id for group in snapshot.mirrors())
         self.managed = managed_sources(snapshot, options.link_tag_keys)  # source id -> target VPC
+        self.sources_by_name: Optional[Dict[Tuple[str, str], List[str]]] = None  # (VPC, name) -> source ids
 
     # -- sources and targets -------------------------------------------------
 
@@ -112,10 +115,10 @@ class _Planner:
 
     def locate_mirror(self, source: SecurityGroup, vpc_id: str) -> Tuple[Optional[SecurityGroup], bool, Optional[str]]:
         """(existing mirror or None, adopt it?, error)."""
-        mirror = mirror_of(self.snapshot, source.id, vpc_id)
+        mirror = self.index.mirror_of(source.id, vpc_id)
         if mirror is not None:
             return mirror, False, None
-        for group in self.snapshot.groups_in_vpc(vpc_id):
+        for group in self.index.in_vpc(vpc_id):
             if group.name != source.name:
                 continue
             if group.mirrored_from:
@@ -135,10 +138,11 @@ class _Planner:
         return None, False, None
 
     def name_clash(self, source: SecurityGroup, vpc_id: str) -> Optional[str]:
-        twins = [
-            sid for sid, vid in self.managed.items()
-            if vid == vpc_id and sid != source.id and self.snapshot.groups[sid].name == source.name
-        ]
+        if self.sources_by_name is None:  # built once the batch's targets are settled
+            self.sources_by_name = {}
+            for sid, vid in self.managed.items():
+                self.sources_by_name.setdefault((vid, self.snapshot.groups[sid].name), []).append(sid)
+        twins = [sid for sid in self.sources_by_name.get((vpc_id, source.name), []) if sid != source.id]
         if twins:
             return "sources %s and %s are both named %r and both map to %s; group names are unique in a VPC, retarget or rename one" % (
                 source.id, ", ".join(sorted(twins)), source.name, vpc_id)
@@ -161,6 +165,7 @@ class _Planner:
         pair.after = dict(pair.before)
         if mirror is None:
             pair.mirror_id = placeholder(source.id)
+            self.mirror_ids.add(pair.mirror_id)
             pair.create = CreateMirror(source.name, source.description, vpc_id, wanted_tags)
         else:
             pair.mirror, pair.mirror_id, pair.adopt = mirror, mirror.id, adopt
@@ -226,7 +231,7 @@ class _Planner:
         directions = DIRECTIONS if mirror_egress else DIRECTIONS[:1]
         current = dict(pair.mirror.rules) if pair.mirror else dict(NEW_GROUP_RULES)
         desired_all = self.translate(pair, {r: d for r, d in source.rules.items() if r.direction in directions})
-        managed_ids = self.mirror_ids | set(p.mirror_id for p in self.pairs.values() if p.mirror_id)
+        managed_ids = self.mirror_ids
 
         def keep(rule: Rule) -> bool:
             if not options.purge_rules:
