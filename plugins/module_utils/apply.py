@@ -29,9 +29,6 @@ try:
 except ImportError:  # pragma: no cover - AnsibleAWSModule reports the missing library
     BotoCoreError = ClientError = ResponseParserError = Exception  # type: ignore[misc,assignment]
 
-# What a failed call can raise: AWS errors, client-side errors, unparsable answers.
-CALL_ERRORS = (BotoCoreError, ClientError, ResponseParserError)
-
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import PLACEHOLDER_PREFIX, PairPlan, Plan
@@ -95,7 +92,7 @@ class Executor:
         def guarded(pair: PairPlan) -> None:
             try:
                 work(pair)
-            except CALL_ERRORS as exc:
+            except (BotoCoreError, ClientError, ResponseParserError) as exc:
                 pair.error = "%s for %s failed: %s" % (what, pair.source.label if pair.source else pair.source_ref, error_text(exc))
 
         run_concurrently(pairs, guarded, self.concurrency)

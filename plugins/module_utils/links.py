@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 try:
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError
 except ImportError:  # pragma: no cover - AnsibleAWSModule reports the missing library
-    ClientError = Exception  # type: ignore[misc,assignment]
+    BotoCoreError = ClientError = ResponseParserError = Exception  # type: ignore[misc,assignment]
 
-from ansible_collections.classiclink.mirror.plugins.module_utils.apply import CALL_ERRORS, call, error_code, error_text, run_concurrently
+from ansible_collections.classiclink.mirror.plugins.module_utils.apply import call, error_code, error_text, run_concurrently
 from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import GroupIndex, managed_sources, placeholder
 from ansible_collections.classiclink.mirror.plugins.module_utils.snapshot import Instance, Link, Snapshot, describe_links
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import LINK_TAG_KEYS, is_group_id
@@ -262,7 +263,7 @@ class LinkExecutor:
                 self.detach(plan)
             if plan.attach:
                 self.attach(plan)
-        except CALL_ERRORS as exc:
+        except (BotoCoreError, ClientError, ResponseParserError) as exc:  # a failed call: AWS, client side, unparsable answer
             verb = {LINKED: "linking", RELINKED: "relinking", UNLINKED: "unlinking"}[plan.action]
             plan.reason = "%s instance %s %s %s failed: %s" % (
                 verb, plan.instance_id, "from" if plan.action == UNLINKED else "to", plan.vpc_id, error_text(exc))
