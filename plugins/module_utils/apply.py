@@ -33,7 +33,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import PLACEHOLDER_PREFIX, PairPlan, Plan
 from ansible_collections.classiclink.mirror.plugins.module_utils.rules import GROUP, RuleDiff, RuleSet, regroup
-from ansible_collections.classiclink.mirror.plugins.module_utils.tags import MIRRORED_FROM_TAG, TagChange, aws_tag_list
+from ansible_collections.classiclink.mirror.plugins.module_utils.tags import MIRRORED_FROM_TAG, TagChange, aws_tag_list, tag_dict
 
 DEFAULT_CONCURRENCY = 8
 _UNPARSABLE_RETRIES = 3
@@ -100,7 +100,7 @@ class Executor:
     def resolve(self, value: Optional[str]) -> Optional[str]:
         return self.ids.get(value, value) if value else value
 
-    def resolve_rules(self, rules: RuleSet, pair: PairPlan) -> RuleSet:
+    def resolve_rules(self, rules: RuleSet) -> RuleSet:
         resolved: RuleSet = {}
         for rule, description in rules.items():
             if rule.kind == GROUP and rule.target.startswith(PLACEHOLDER_PREFIX):
@@ -139,8 +139,7 @@ class Executor:
             Filters=[{"Name": "vpc-id", "Values": [spec.vpc_id]}, {"Name": "group-name", "Values": [spec.name]}],
         ).get("SecurityGroups", [])
         for group in found:
-            tags = {tag["Key"]: tag["Value"] for tag in group.get("Tags", [])}
-            if tags.get(MIRRORED_FROM_TAG) == spec.tags.get(MIRRORED_FROM_TAG):
+            if tag_dict(group.get("Tags")).get(MIRRORED_FROM_TAG) == spec.tags.get(MIRRORED_FROM_TAG):
                 return group["GroupId"]
         return None
 
@@ -152,9 +151,9 @@ class Executor:
             call(self.client, "delete_tags", Resources=[resource_id], Tags=[{"Key": key} for key in change.unset])
 
     def rules(self, group_id: str, owner_id: str, direction: str, diff: RuleDiff, pair: PairPlan) -> None:
-        authorize = regroup(self.resolve_rules(diff.authorize, pair), owner_id)
-        revoke = regroup(self.resolve_rules(diff.revoke, pair), owner_id)
-        update = regroup(self.resolve_rules(diff.update, pair), owner_id)
+        authorize = regroup(self.resolve_rules(diff.authorize), owner_id)
+        revoke = regroup(self.resolve_rules(diff.revoke), owner_id)
+        update = regroup(self.resolve_rules(diff.update), owner_id)
         steps = [("authorize", authorize), ("revoke", revoke)]
         if diff.revoke_first:
             steps.reverse()

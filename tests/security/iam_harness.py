@@ -30,7 +30,6 @@ statement with conditions applies as if they held).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import threading
 from pathlib import Path
@@ -39,7 +38,6 @@ from typing import Any
 from werkzeug.datastructures import EnvironHeaders
 from werkzeug.serving import make_server
 
-from tests.support.serving import serve_until_signalled
 from tests.support.classiclink_emulation import EMULATED_ACTIONS, error_xml
 from tests.support.moto_harness import (
     _CREDENTIAL_RE,
@@ -50,6 +48,7 @@ from tests.support.moto_harness import (
     _check_loopback,
     _params,
     _read_body,
+    run_cli,
 )
 
 
@@ -133,18 +132,8 @@ def start_server(port: int = 0, host: str = "127.0.0.1") -> MotoHarness:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.security.iam_harness",
-                                     description="moto harness with IAM enforcement (loopback only)")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port-file", type=Path)
-    args = parser.parse_args(argv)
-    try:
-        _check_loopback(args.host)
-    except ValueError as err:
-        parser.error(str(err))
-    harness = start_server(args.port, args.host)
-    return serve_until_signalled(harness, f"moto IAM harness listening on {harness.url}", args.port_file)
+    return run_cli(argv, "python -m tests.security.iam_harness", "moto harness with IAM enforcement (loopback only)",
+                   "moto IAM harness", start=start_server, default_port=0)
 
 
 if __name__ == "__main__":

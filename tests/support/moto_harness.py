@@ -495,12 +495,11 @@ def start_server(port: int = 0, host: str = "127.0.0.1") -> MotoHarness:
     return MotoHarness(f"http://{url_host}:{server.port}", server, thread, app)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tests.support.moto_harness",
-        description="moto server with call recording and ClassicLink emulation (loopback only)",
-    )
-    parser.add_argument("--port", type=int, default=5000, help="port to bind; 0 picks a free port")
+def run_cli(argv: list[str] | None, prog: str, description: str, name: str,
+            start: Callable[[int, str], MotoHarness] = start_server, default_port: int = 5000) -> int:
+    """The command line of a harness server: parse, check loopback, serve until signalled."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--port", type=int, default=default_port, help="port to bind; 0 picks a free port")
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
     parser.add_argument("--port-file", type=Path, help="write the chosen port to this file")
     args = parser.parse_args(argv)
@@ -508,9 +507,13 @@ def main(argv: list[str] | None = None) -> int:
         _check_loopback(args.host)
     except ValueError as err:
         parser.error(str(err))
+    harness = start(args.port, args.host)
+    return serve_until_signalled(harness, f"{name} listening on {harness.url}", args.port_file)
 
-    harness = start_server(args.port, args.host)
-    return serve_until_signalled(harness, f"moto harness listening on {harness.url}", args.port_file)
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(argv, "python -m tests.support.moto_harness",
+                   "moto server with call recording and ClassicLink emulation (loopback only)", "moto harness")
 
 
 if __name__ == "__main__":
