@@ -1,4 +1,5 @@
-"""The fault-injecting proxy itself (tests/support/aws_proxy.py), seen by a boto3 client without retries.
+"""The fault-injecting proxy itself (tests/support/aws_proxy.py), seen by a boto3 client without retries;
+its faults, latency and consistency lag.
 
 These tests share the harness's account (no moto reset: a fresh EC2 backend costs
 seconds) and only clear the call log; names are unique per test.
@@ -10,19 +11,24 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError
+from botocore.parsers import create_parser
 
-from tests.support.aws_proxy import ALL_KINDS, DROP_AFTER, DROP_BEFORE, THROTTLE, UNAVAILABLE, FaultPlan, start_proxy
+from tests.support.aws_proxy import (ALL_KINDS, DROP_AFTER, DROP_BEFORE, THROTTLE, UNAVAILABLE, ConsistencyLag,
+                                      FaultPlan, start_proxy)
 from tests.support.devpaths import REPO_ROOT
 from tests.support.moto_harness import MotoHarness
 
@@ -161,7 +167,8 @@ def test_cli_serves_stats_and_stops_on_sigterm(moto, tmp_path: Path):
     port_file = tmp_path / "port"
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.support.aws_proxy", "--upstream", moto.url, "--port", "0",
-         "--fault-rate", "1.0", "--kinds", "throttle", "--latency-ms", "1", "--seed", "5", "--port-file", str(port_file)],
+         "--fault-rate", "1.0", "--kinds", "throttle", "--latency-ms", "1", "--seed", "5", "--lag-seconds", "0.5",
+         "--port-file", str(port_file)],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
@@ -175,10 +182,282 @@ def test_cli_serves_stats_and_stops_on_sigterm(moto, tmp_path: Path):
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         with opener.open(f"{url}/_proxy/stats") as resp:
             stats = json.load(resp)
-        assert stats["faults"]["throttle"] == 1 and stats["latency_ms"] == 1.0
+        assert stats["faults"]["throttle"] == 1 and stats["latency_ms"] == 1.0 and stats["lag_seconds"] == 0.5
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _err = proc.communicate(timeout=30)
     assert proc.returncode == 0
     assert "aws proxy listening on http://127.0.0.1:" in out
     assert not port_file.exists()
+
+
+# ----------------------------------------------------------------------
+# Consistency lag
+
+
+def error_code(call: Any, *args: Any, **kwargs: Any) -> str:
+    with pytest.raises(ClientError) as error:
+        call(*args, **kwargs)
+    assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    return str(error.value.response["Error"]["Code"])
+
+
+def error_code_any(call: Any, *args: Any, **kwargs: Any) -> str:
+    with pytest.raises(ClientError) as error:
+        call(*args, **kwargs)
+    return str(error.value.response["Error"]["Code"])
+
+
+def group_ids(ec2: Any, **kwargs: Any) -> set[str]:
+    return {g["GroupId"] for g in ec2.describe_security_groups(**kwargs)["SecurityGroups"]}
+
+
+def tags_of(ec2: Any, group_id: str) -> dict[str, str]:
+    group = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
+    return {t["Key"]: t["Value"] for t in group.get("Tags", [])}
+
+
+def wait_until(deadline: float) -> None:
+    time.sleep(max(0.0, deadline - time.monotonic()))
+
+
+INGRESS = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}]
+
+
+def test_lag_hides_a_new_group_until_it_settles(moto, proxy):
+    lag = 1.5
+    lagging = proxy(lag_seconds=lag)
+    ec2, direct = client(lagging.url), client(moto.url)
+    vpc = direct.create_vpc(CidrBlock="10.2.0.0/16")["Vpc"]["VpcId"]
+    source = direct.create_security_group(GroupName=unique("source"), Description="x", VpcId=vpc)["GroupId"]
+    in_vpc = [{"Name": "vpc-id", "Values": [vpc]}]
+    before = group_ids(direct, Filters=in_vpc)
+    moto.reset_calls()
+
+    new = ec2.create_security_group(GroupName=unique("mirror"), Description="x", VpcId=vpc)["GroupId"]
+    settled = time.monotonic() + lag
+    # the new id, anywhere in the parameters: NotFound from the proxy, as EC2 would answer
+    referencing_new = [{"IpProtocol": "tcp", "FromPort": 1, "ToPort": 2, "UserIdGroupPairs": [{"GroupId": new}]}]
+    assert error_code(ec2.authorize_security_group_ingress, GroupId=new, IpPermissions=INGRESS) == "InvalidGroup.NotFound"
+    assert error_code(ec2.authorize_security_group_ingress, GroupId=source,
+                      IpPermissions=referencing_new) == "InvalidGroup.NotFound"
+    with pytest.raises(ClientError) as error:
+        ec2.describe_security_groups(GroupIds=[new])
+    assert error.value.response["Error"] == {"Code": "InvalidGroup.NotFound",
+                                             "Message": f"The security group '{new}' does not exist"}
+    # filtered describes leave it out; a tag VALUE naming it is no mention
+    assert group_ids(ec2, Filters=in_vpc) == before
+    assert group_ids(ec2, Filters=[{"Name": "group-id", "Values": [new]}]) == set()
+    ec2.create_tags(Resources=[source], Tags=[{"Key": "mirroredTo", "Value": new}])
+    assert time.monotonic() < settled, "the calls above took longer than the lag: the test proves nothing"
+    # the harness never saw the hidden calls
+    assert server_actions(moto) == ["CreateSecurityGroup", "DescribeSecurityGroups", "DescribeSecurityGroups",
+                                    "CreateTags"]
+    stats = lagging.stats()
+    assert (stats["lag_seconds"], stats["lag_hidden"], stats["lag_rewritten"]) == (lag, 3, 2)
+    assert (stats["requests"], stats["forwarded"]) == (7, 4)
+
+    wait_until(settled + 0.2)
+    ec2.authorize_security_group_ingress(GroupId=new, IpPermissions=INGRESS)
+    ec2.authorize_security_group_ingress(GroupId=source, IpPermissions=referencing_new)
+    assert group_ids(ec2, GroupIds=[new]) == {new}
+    assert group_ids(ec2, Filters=in_vpc) == before | {new}
+    assert group_ids(ec2, Filters=[{"Name": "group-id", "Values": [new]}]) == {new}
+    assert tags_of(ec2, source) == {"mirroredTo": new}
+    stats = lagging.stats()
+    assert (stats["lag_hidden"], stats["lag_rewritten"]) == (3, 2)
+    assert server_actions(moto)[4:] == ["AuthorizeSecurityGroupIngress"] * 2 + ["DescribeSecurityGroups"] * 4
+
+
+def test_lag_shows_the_old_tags_until_the_write_settles(moto, proxy):
+    lag = 1.0
+    lagging = proxy(lag_seconds=lag)
+    ec2, direct = client(lagging.url), client(moto.url)
+    vpc = direct.create_vpc(CidrBlock="10.3.0.0/16")["Vpc"]["VpcId"]
+    group = direct.create_security_group(GroupName=unique("tagged"), Description="x", VpcId=vpc)["GroupId"]
+    unseen = direct.create_security_group(GroupName=unique("unseen"), Description="x", VpcId=vpc)["GroupId"]
+    direct.create_tags(Resources=[group, unseen],
+                       Tags=[{"Key": "role", "Value": "old"}, {"Key": "gone", "Value": "soon"}])
+    assert tags_of(ec2, group) == {"role": "old", "gone": "soon"}  # the proxy now knows the old tags
+
+    ec2.create_tags(Resources=[group, unseen],
+                    Tags=[{"Key": "role", "Value": "new"}, {"Key": "added", "Value": "yes"}])
+    ec2.delete_tags(Resources=[group, unseen], Tags=[{"Key": "gone"}])
+    settled = time.monotonic() + lag
+    new_tags = {"role": "new", "added": "yes"}
+    assert tags_of(direct, group) == new_tags  # moto has them...
+    assert tags_of(ec2, group) == {"role": "old", "gone": "soon"}  # ...the proxy shows the old ones
+    listed = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["SecurityGroups"]
+    assert {t["Key"]: t["Value"] for g in listed if g["GroupId"] == group for t in g["Tags"]} == {
+        "role": "old", "gone": "soon"}
+    assert tags_of(ec2, unseen) == new_tags  # never described through the proxy: no old tags known, no lag
+    assert time.monotonic() < settled, "the calls above took longer than the lag: the test proves nothing"
+    assert lagging.stats()["lag_rewritten"] == 2
+
+    wait_until(settled + 0.2)
+    assert tags_of(ec2, group) == new_tags
+    stats = lagging.stats()
+    assert (stats["lag_hidden"], stats["lag_rewritten"]) == (0, 2)
+
+
+def test_lag_hides_a_new_prefix_list(moto, proxy):
+    lag = 0.8
+    lagging = proxy(lag_seconds=lag)
+    ec2 = client(lagging.url)
+    name = unique("pl")
+    created = ec2.create_managed_prefix_list(PrefixListName=name, MaxEntries=5, AddressFamily="IPv4")
+    new = created["PrefixList"]["PrefixListId"]
+    settled = time.monotonic() + lag
+    by_name = [{"Name": "prefix-list-name", "Values": [name]}]
+    assert error_code(ec2.describe_managed_prefix_lists, PrefixListIds=[new]) == "InvalidPrefixListID.NotFound"
+    assert ec2.describe_managed_prefix_lists(Filters=by_name)["PrefixLists"] == []
+    assert time.monotonic() < settled
+    wait_until(settled + 0.2)
+    assert [p["PrefixListId"] for p in ec2.describe_managed_prefix_lists(Filters=by_name)["PrefixLists"]] == [new]
+    assert [p["PrefixListId"] for p in ec2.describe_managed_prefix_lists(PrefixListIds=[new])["PrefixLists"]] == [new]
+    assert (lagging.stats()["lag_hidden"], lagging.stats()["lag_rewritten"]) == (1, 1)
+
+
+def test_no_lag_by_default(moto, proxy):
+    clean = proxy()
+    ec2 = client(clean.url)
+    vpc = ec2.create_vpc(CidrBlock="10.4.0.0/16")["Vpc"]["VpcId"]
+    new = ec2.create_security_group(GroupName=unique("instant"), Description="x", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=new, IpPermissions=INGRESS)
+    ec2.create_tags(Resources=[new], Tags=[{"Key": "k", "Value": "v"}])
+    assert tags_of(ec2, new) == {"k": "v"}
+    assert new in group_ids(ec2, Filters=[{"Name": "vpc-id", "Values": [vpc]}])
+    assert server_actions(moto) == ["CreateVpc", "CreateSecurityGroup", "AuthorizeSecurityGroupIngress", "CreateTags",
+                                    "DescribeSecurityGroups", "DescribeSecurityGroups"]
+    stats = clean.stats()
+    assert (stats["lag_seconds"], stats["lag_hidden"], stats["lag_rewritten"]) == (0.0, 0, 0)
+    assert stats["requests"] == stats["forwarded"] == 6
+
+
+def test_faults_come_first_then_the_lag(moto, proxy):
+    lag = 1.5
+    lagging = proxy(lag_seconds=lag, fault_rate=1.0, kinds=(THROTTLE,), actions={"DescribeSecurityGroups"},
+                    max_faults=1)
+    ec2 = client(lagging.url)
+    new = ec2.create_security_group(GroupName=unique("faulted"), Description="x")["GroupId"]
+    settled = time.monotonic() + lag
+    assert error_code_any(ec2.describe_security_groups, GroupIds=[new]) == "RequestLimitExceeded"  # fault first
+    assert error_code(ec2.describe_security_groups, GroupIds=[new]) == "InvalidGroup.NotFound"  # then the lag
+    lagging.configure(kinds=(DROP_AFTER,), actions={"AuthorizeSecurityGroupIngress"}, max_faults=2)
+    with pytest.raises(ConnectionClosedError):  # a lost answer, and the call never reached moto
+        ec2.authorize_security_group_ingress(GroupId=new, IpPermissions=INGRESS)
+    assert time.monotonic() < settled
+    assert server_actions(moto) == ["CreateSecurityGroup"]
+    stats = lagging.stats()
+    assert stats["faults"] == {THROTTLE: 1, UNAVAILABLE: 0, DROP_BEFORE: 0, DROP_AFTER: 1}
+    assert (stats["requests"], stats["forwarded"], stats["lag_hidden"]) == (4, 1, 2)
+
+
+# A paginating DescribeSecurityGroups (moto answers every group on one page, whatever MaxResults says).
+_NS = "http://ec2.amazonaws.com/doc/2016-11-15"
+_NEW_GROUP = "sg-0000000000000new0"
+
+
+def _stub_item(index: int) -> str:
+    group_id = _NEW_GROUP if index == 7 else f"sg-{index:017x}"
+    rules = (f"<ipPermissions><item><ipProtocol>tcp</ipProtocol><fromPort>1</fromPort><toPort>2</toPort><groups><item>"
+             f"<userId>123456789012</userId><groupId>{_NEW_GROUP}</groupId></item></groups><ipRanges/></item>"
+             "</ipPermissions>"
+             if index == 3 else "<ipPermissions/>")  # group 3 refers to the new group: it stays
+    return (f"<item><groupId>{group_id}</groupId><tagSet><item><key>n</key><value>{index}</value></item></tagSet>"
+            f"<vpcId>vpc-1</vpcId><ownerId>123456789012</ownerId><groupName>g{index}</groupName>"
+            f"<groupDescription>d</groupDescription>{rules}</item>")
+
+
+class _PagingUpstream(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    groups = 13
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        params = {k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode()).items()}
+        if params["Action"] == "CreateSecurityGroup":
+            body = (f"<CreateSecurityGroupResponse xmlns=\"{_NS}\"><groupId>{_NEW_GROUP}</groupId>"
+                    "</CreateSecurityGroupResponse>")
+        else:
+            start, size = int(params.get("NextToken", 0)), int(params.get("MaxResults", 1000))
+            end = min(start + size, self.groups)
+            token = f"<nextToken>{end}</nextToken>" if end < self.groups else ""
+            body = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DescribeSecurityGroupsResponse xmlns=\"{_NS}\">"
+                    f"<requestId>r</requestId><securityGroupInfo>{''.join(_stub_item(i) for i in range(start, end))}"
+                    f"</securityGroupInfo>{token}</DescribeSecurityGroupsResponse>")
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/xml;charset=UTF-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def test_lagging_paginated_describe_still_parses():
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), _PagingUpstream)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    try:
+        with start_proxy(f"http://127.0.0.1:{upstream.server_address[1]}", lag_seconds=5) as lagging:
+            ec2 = client(lagging.url)
+            assert ec2.create_security_group(GroupName="new", Description="x")["GroupId"] == _NEW_GROUP
+            pages = list(ec2.get_paginator("describe_security_groups").paginate(PaginationConfig={"PageSize": 5}))
+            assert [len(p["SecurityGroups"]) for p in pages] == [5, 4, 3]  # the new group (page 2) left out
+            assert [p.get("NextToken") for p in pages] == ["5", "10", None]
+            listed = [g for p in pages for g in p["SecurityGroups"]]
+            assert [g["GroupName"] for g in listed] == [f"g{i}" for i in range(13) if i != 7]
+            assert [g["Tags"] for g in listed][:2] == [[{"Key": "n", "Value": "0"}], [{"Key": "n", "Value": "1"}]]
+            assert listed[3]["IpPermissions"][0]["UserIdGroupPairs"][0]["GroupId"] == _NEW_GROUP  # a reference stays
+            assert lagging.stats()["lag_rewritten"] == 1
+            lagging.configure(lag_seconds=0)  # settled
+            assert sum(len(p["SecurityGroups"]) for p in ec2.get_paginator("describe_security_groups").paginate(
+                PaginationConfig={"PageSize": 5})) == 13
+    finally:
+        upstream.shutdown()
+        upstream.server_close()
+
+
+def test_lag_rewrites_keep_the_rest_of_the_answer():
+    """Without HTTP: a fake clock, pretty-printed XML, escaped values, an item without tagSet."""
+    now = [100.0]
+    lag = ConsistencyLag(1.0, clock=lambda: now[0])
+    created = f'<CreateSecurityGroupResponse xmlns="{_NS}"><groupId>sg-new</groupId></CreateSecurityGroupResponse>'
+    assert lag.answered("CreateSecurityGroup", None, 200, created.encode()) == created.encode()
+    describe = (f'<?xml version="1.0" encoding="UTF-8"?>\n<DescribeSecurityGroupsResponse xmlns="{_NS}">\n'
+                "  <securityGroupInfo>\n"
+                "    <item><groupId>sg-a</groupId><tagSet><item><key>k&amp;1</key><value>a&lt;b</value></item>"
+                "<item><key>keep</key><value>same</value></item></tagSet><groupName>a</groupName></item>\n"
+                "    <item><groupId>sg-new</groupId><tagSet/></item>\n"
+                "    <item><groupId>sg-b</groupId><groupName>b</groupName></item>\n"
+                "  </securityGroupInfo>\n  <nextToken>t</nextToken>\n</DescribeSecurityGroupsResponse>\n")
+    first = lag.answered("DescribeSecurityGroups", None, 200, describe.encode()).decode()
+    assert first == describe.replace("\n    <item><groupId>sg-new</groupId><tagSet/></item>", "")
+    write = [("Action", "CreateTags"), ("ResourceId.1", "sg-a"), ("ResourceId.2", "sg-b"),
+             ("Tag.1.Key", "k&1"), ("Tag.1.Value", "x>y"), ("Tag.2.Key", "new"), ("Tag.2.Value", "sg-new")]
+    assert lag.hidden("CreateTags", write) is None  # sg-new only as a tag value
+    token = lag.before_forward("CreateTags", write)
+    lag.answered("CreateTags", token, 200, b"<CreateTagsResponse/>")
+    after_write = (describe.replace("<value>a&lt;b</value>", "<value>x&gt;y</value>")
+                   .replace("</tagSet><groupName>a",
+                            "<item><key>new</key><value>sg-new</value></item></tagSet><groupName>a")
+                   .replace("<groupId>sg-b</groupId>",
+                            "<groupId>sg-b</groupId><tagSet><item><key>k&amp;1</key><value>x&gt;y</value></item>"
+                            "<item><key>new</key><value>sg-new</value></item></tagSet>"))
+    shown = lag.answered("DescribeSecurityGroups", None, 200, after_write.encode()).decode()
+    # sg-a: the old values; sg-b had no tags before, so none are shown
+    assert shown == first.replace("<groupId>sg-b</groupId>", "<groupId>sg-b</groupId><tagSet/>")
+    parsed = create_parser("ec2").parse({"body": shown.encode(), "headers": {}, "status_code": 200},
+                                        _SESSION.client("ec2", region_name="us-east-1").meta.service_model
+                                        .operation_model("DescribeSecurityGroups").output_shape)
+    assert [g["GroupId"] for g in parsed["SecurityGroups"]] == ["sg-a", "sg-b"] and parsed["NextToken"] == "t"
+    assert parsed["SecurityGroups"][0]["Tags"] == [{"Key": "k&1", "Value": "a<b"}, {"Key": "keep", "Value": "same"}]
+    assert lag.hidden("DescribeSecurityGroups", [("GroupId.1", "sg-new")])[1] == "InvalidGroup.NotFound"
+    assert lag.hidden("DescribeSecurityGroups", [("Filter.1.Name", "group-id"), ("Filter.1.Value.1", "sg-new")]) is None
+    assert lag.hidden("DescribeSecurityGroupRules", [("Filter.1.Value.1", "sg-new")]) is not None
+    now[0] += 1.0  # settled
+    assert lag.hidden("DescribeSecurityGroups", [("GroupId.1", "sg-new")]) is None
+    assert lag.answered("DescribeSecurityGroups", None, 200, after_write.encode()).decode() == after_write
+    with pytest.raises(ValueError):
+        FaultPlan(0.0, 0, 0, ALL_KINDS, lag_seconds=-1)

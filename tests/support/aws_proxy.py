@@ -1,4 +1,4 @@
-"""A loopback reverse proxy in front of the moto harness that injects faults and latency.
+"""A loopback reverse proxy in front of the moto harness that injects faults, latency and consistency lag.
 
 Clients point ``AWS_ENDPOINT_URL`` at the proxy; every request is forwarded to
 the upstream (the harness URL) unchanged.  For AWS calls (not ``/_harness/*``,
@@ -24,18 +24,68 @@ answer of the first CreateSecurityGroup"::
 
     start_proxy(url, fault_rate=1.0, kinds=("drop_after",), actions={"CreateSecurityGroup"}, max_faults=1)
 
+Consistency lag (``lag_seconds``, default 0 = off; 1.5 is a realistic value)
+-------------------------------------------------------------------------------
+EC2 is eventually consistent: for a moment after CreateSecurityGroup answers,
+other calls do not know the new group yet, and a tag write may not show in
+describes yet.  moto is instantly consistent, so the proxy plays that moment:
+
+* It reads the new id from every successful answer it passes on of a create
+  in ``LAGGED_CREATES`` (CreateSecurityGroup -> ``groupId``,
+  CreateManagedPrefixList -> ``prefixListId``) and remembers when it saw it.
+* For ``lag_seconds`` after that, a call in which any request parameter VALUE
+  equals that id (GroupId, GroupId.N, SecurityGroupId.N, ResourceId.N,
+  IpPermissions.N.Groups.M.GroupId, Filter.N.Value.M...: the parameter names
+  do not matter) is answered by the proxy itself with HTTP 400 and the EC2
+  XML error ``InvalidGroup.NotFound`` (``InvalidPrefixListID.NotFound`` for a
+  prefix list) and never reaches moto.  Not counted as a mention: tag values
+  (``Tag.N.Value``, ``Tags.N.Value``, ``...Tag.M.Value``; e.g. a CreateTags on
+  another group writing the new id as a tag value is forwarded), and filter
+  values (``Filter.N.Value.M``) of DescribeSecurityGroups and
+  DescribeManagedPrefixLists, the "filtered describes": those are forwarded
+  and the lagging resources are cut out of their answers (``<item>``s of
+  ``securityGroupInfo`` / ``prefixListSet``); the rest of the XML, a
+  ``nextToken`` included, is left byte-identical.  An explicit id
+  (``GroupId.N`` of DescribeSecurityGroups) is a NotFound, as in EC2.
+* Tags: the proxy keeps the tags of every group as last seen in a
+  DescribeSecurityGroups answer (moto's answer, before any rewrite).  Before
+  it forwards a CreateTags/DeleteTags, it notes the old values of the written
+  keys of the named resources; for ``lag_seconds`` after the write is
+  answered, DescribeSecurityGroups answers show those old values (a key that
+  did not exist is left out, a deleted key shown with its old value).  A
+  second write within the lag keeps the value from before the first one.
+
+Limits: the proxy learns only from answers it passes on (a create or tag
+write whose answer is lost by ``drop_after``, or that another client sent
+straight to moto, does not lag); the tags of a group it never saw in a
+DescribeSecurityGroups answer (while the lag was on) are not made stale;
+only DescribeSecurityGroups shows stale tags (DescribeTags and the tagSet of
+other answers do not); other describes that mention a new id in a filter are
+answered NotFound, where EC2 would answer an empty list; a new id that only
+appears inside another value (an ARN, a description) is not recognised; and
+references to a lagging group in other groups' rules are shown as they are.
+Faults come first: ``decide`` picks the fault as without the lag, and the lag
+applies to the calls that are forwarded (unfaulted and ``drop_after``; a
+``drop_after`` call naming a lagging id is dropped without reaching moto, as
+its NotFound answer would have been lost).  ``stats()`` counts ``lag_hidden``
+(calls answered NotFound) and ``lag_rewritten`` (describe answers rewritten);
+a hidden call is not counted in ``forwarded``.  Entries expire after
+``lag_seconds`` (``time.monotonic``); changing ``lag_seconds`` applies to the
+ids already remembered too.
+
 From Python::
 
     proxy = start_proxy(harness.url, fault_rate=0.3, latency_ms=0, seed=1)
     ... AWS_ENDPOINT_URL=proxy.url ...
     proxy.stats()   # {"requests": .., "forwarded": .., "faults": {kind: n}, "by_action": {..}}
+    proxy.configure(lag_seconds=1.5)
     proxy.stop()
 
 From the command line (repository root)::
 
     .venv/bin/python -m tests.support.aws_proxy --upstream http://127.0.0.1:5000 --port 0 \\
         --fault-rate 0.3 --latency-ms 50 [--seed 0] [--kinds throttle,drop_after] \\
-        [--actions CreateSecurityGroup,...] [--max-faults N] [--port-file F]
+        [--actions CreateSecurityGroup,...] [--max-faults N] [--lag-seconds 1.5] [--port-file F]
 
 It prints ``aws proxy listening on http://127.0.0.1:PORT -> UPSTREAM`` once
 ready and serves until SIGTERM/SIGINT; ``GET /_proxy/stats`` returns the
@@ -46,21 +96,24 @@ addresses are accepted, for the proxy and for the upstream.
 from __future__ import annotations
 
 import argparse
+import html
 import http.client
 import ipaddress
 import json
 import random
+import re
 import socket
 import sys
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qsl, urlsplit
+from xml.sax.saxutils import escape as xml_escape
 
 from tests.support.serving import serve_until_signalled
 
@@ -71,13 +124,18 @@ _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encodin
 _UPSTREAM_TIMEOUT = 120.0
 
 
-def throttle_body(request_id: str | None = None) -> bytes:
-    """The EC2 XML error botocore parses as ``RequestLimitExceeded``."""
+def ec2_error_body(code: str, message: str, request_id: str | None = None) -> bytes:
+    """An EC2 (query protocol) XML error, as botocore parses it."""
     return (
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>RequestLimitExceeded</Code>"
-        "<Message>Request limit exceeded.</Message></Error></Errors>"
+        f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{xml_escape(code)}</Code>"
+        f"<Message>{xml_escape(message)}</Message></Error></Errors>"
         f"<RequestID>{request_id or uuid.uuid4()}</RequestID></Response>"
     ).encode()
+
+
+def throttle_body(request_id: str | None = None) -> bytes:
+    """The EC2 XML error botocore parses as ``RequestLimitExceeded``."""
+    return ec2_error_body("RequestLimitExceeded", "Request limit exceeded.", request_id)
 
 
 def _check_loopback(host: str, what: str) -> None:
@@ -91,36 +149,321 @@ def _check_loopback(host: str, what: str) -> None:
     raise ValueError(f"the aws proxy only uses loopback addresses; {what} {host!r} is not one")
 
 
-def _action(path: str, query: str, body: bytes, headers: Any) -> str:
+def _query_params(query: str, body: bytes, headers: Any) -> list[tuple[str, str]]:
+    """Query-protocol parameters, in order: the query string's, then a form-encoded body's."""
+    params = parse_qsl(query, keep_blank_values=True)
+    if body and "x-www-form-urlencoded" in (headers.get("Content-Type") or ""):
+        params += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return params
+
+
+def _action(path: str, params: list[tuple[str, str]], headers: Any) -> str:
     """The AWS action of a request, for statistics (query protocol, JSON target, else method+path)."""
-    params = parse_qs(query)
-    if "Action" not in params and body and "x-www-form-urlencoded" in (headers.get("Content-Type") or ""):
-        params = parse_qs(body.decode("utf-8", "replace"))
-    if "Action" in params:
-        return params["Action"][0]
+    action = next((value for name, value in params if name == "Action"), None)
+    if action is not None:
+        return action
     target = headers.get("X-Amz-Target")
     return target.rsplit(".", 1)[-1] if target else path
+
+
+# ----------------------------------------------------------------------
+# Consistency lag
+
+
+# create action -> (XML element of the new id in its answer, NotFound code, message of that error)
+LAGGED_CREATES: dict[str, tuple[str, str, str]] = {
+    "CreateSecurityGroup": ("groupId", "InvalidGroup.NotFound", "The security group '{}' does not exist"),
+    "CreateManagedPrefixList": ("prefixListId", "InvalidPrefixListID.NotFound", "The prefix list ID '{}' does not exist"),
+}
+# describe action -> (list element of its answer, id element of each of its items): lagging ids are left out
+FILTERED_DESCRIBES: dict[str, tuple[str, str]] = {
+    "DescribeSecurityGroups": ("securityGroupInfo", "groupId"),
+    "DescribeManagedPrefixLists": ("prefixListSet", "prefixListId"),
+}
+TAG_WRITES = ("CreateTags", "DeleteTags")
+TAGGED_DESCRIBE = "DescribeSecurityGroups"  # the describe whose tags the proxy caches and shows stale
+_TAG_VALUE_PARAM = re.compile(r"(?:^|\.)Tags?\.\d+\.Value$")  # Tag.N.Value, Tags.N.Value, TagSpecification.N.Tag.M.Value
+_FILTER_VALUE_PARAM = re.compile(r"^Filter\.\d+\.Value\.\d+$")
+_RESOURCE_PARAM = re.compile(r"^ResourceId\.\d+$")
+_TAG_PARAM = re.compile(r"^Tag\.(\d+)\.(Key|Value)$")
+_XML_TAG = re.compile(r"<(/?)([A-Za-z_][\w:.\-]*)(?:\s(?:[^>\"']|\"[^\"]*\"|'[^']*')*?)?(/?)>")
+
+
+class _Element:
+    """An element of an XML text by character offsets: ``text[start:end]`` is the whole
+    element, ``text[inner_start:inner_end]`` its content (empty for ``<x/>``)."""
+
+    __slots__ = ("name", "start", "end", "inner_start", "inner_end", "children")
+
+    def __init__(self, name: str, start: int, end: int) -> None:
+        self.name = name
+        self.start, self.end = start, end
+        self.inner_start = self.inner_end = end
+        self.children: list[_Element] = []
+
+    def child(self, name: str) -> _Element | None:
+        return next((c for c in self.children if c.name == name), None)
+
+    def text(self, xml: str, name: str) -> str | None:
+        """The unescaped text of the direct child ``name`` (None if there is none)."""
+        found = self.child(name)
+        return None if found is None else html.unescape(xml[found.inner_start:found.inner_end])
+
+    def find(self, name: str) -> _Element | None:
+        """The first element ``name`` at any depth (document order)."""
+        for c in self.children:
+            if c.name == name:
+                return c
+            deeper = c.find(name)
+            if deeper is not None:
+                return deeper
+        return None
+
+
+def _scan_xml(xml: str) -> _Element:
+    """Element offsets of an XML answer (names without namespace prefix); ValueError if unbalanced.
+
+    Enough for the query protocol's answers (no comments, CDATA or DTD); keeps offsets so a
+    rewrite can splice the original text and leave the rest byte-identical."""
+    top = _Element("", 0, len(xml))
+    top.inner_start, top.inner_end = 0, len(xml)
+    stack = [top]
+    for match in _XML_TAG.finditer(xml):
+        closing, name, empty = match.group(1), match.group(2).rsplit(":", 1)[-1], match.group(3)
+        if closing:
+            element = stack.pop()
+            if element.name != name or not stack:
+                raise ValueError(f"unbalanced XML at {match.start()}: </{name}>")
+            element.inner_end, element.end = match.start(), match.end()
+        else:
+            element = _Element(name, match.start(), match.end())
+            stack[-1].children.append(element)
+            if not empty:
+                stack.append(element)
+    if len(stack) != 1:
+        raise ValueError("unbalanced XML: unclosed elements")
+    return top
+
+
+def _item_tags(xml: str, item: _Element) -> tuple[_Element | None, list[tuple[str, str, _Element]]]:
+    """The ``tagSet`` of an answer item and its (key, value, item element) entries."""
+    tag_set = item.child("tagSet")
+    entries = []
+    for entry in tag_set.children if tag_set is not None else ():
+        key = entry.text(xml, "key")
+        if entry.name == "item" and key is not None:
+            entries.append((key, entry.text(xml, "value") or "", entry))
+    return tag_set, entries
+
+
+def _tag_item(key: str, value: str) -> str:
+    return f"<item><key>{xml_escape(key)}</key><value>{xml_escape(value)}</value></item>"
+
+
+class ConsistencyLag:
+    """The state of the consistency-lag emulation; thread-safe (own lock), ``clock`` is
+    ``time.monotonic`` unless a test passes another.  ``lag_seconds=0`` turns it off."""
+
+    def __init__(self, lag_seconds: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self.lag_seconds = float(lag_seconds)
+        self._created: dict[str, tuple[float, str, str]] = {}  # new id -> (answered at, NotFound code, message)
+        self._seen_tags: dict[str, dict[str, str]] = {}  # group id -> tags in the last DescribeSecurityGroups answer
+        self._tag_writes: dict[str, dict[str, tuple[float, str | None]]] = {}  # id -> key -> (answered at, old value)
+
+    @property
+    def enabled(self) -> bool:
+        return self.lag_seconds > 0
+
+    def _purge(self, now: float) -> None:
+        """Forget what is older than the lag (caller holds the lock)."""
+        horizon = now - self.lag_seconds
+        self._created = {k: v for k, v in self._created.items() if v[0] > horizon}
+        for resource in list(self._tag_writes):
+            keys = {k: v for k, v in self._tag_writes[resource].items() if v[0] > horizon}
+            if keys:
+                self._tag_writes[resource] = keys
+            else:
+                del self._tag_writes[resource]
+
+    def hidden(self, action: str, params: list[tuple[str, str]]) -> tuple[str, str, str] | None:
+        """``(id, code, message)`` if the call names an id that is still lagging, else None."""
+        if not self.enabled:
+            return None
+        filtered = action in FILTERED_DESCRIBES
+        with self._lock:
+            self._purge(self._clock())
+            if not self._created:
+                return None
+            for name, value in params:
+                entry = self._created.get(value)
+                if entry is None or _TAG_VALUE_PARAM.search(name) or (filtered and _FILTER_VALUE_PARAM.match(name)):
+                    continue
+                return value, entry[1], entry[2].format(value)
+        return None
+
+    def before_forward(self, action: str, params: list[tuple[str, str]]) -> Any:
+        """For CreateTags/DeleteTags: the old values of the written keys, taken before the write
+        (None when there is nothing to remember); pass it to :meth:`answered`."""
+        if not self.enabled or action not in TAG_WRITES:
+            return None
+        resources = [v for k, v in params if _RESOURCE_PARAM.match(k)]
+        pairs: dict[int, dict[str, str]] = {}
+        for name, value in params:
+            if m := _TAG_PARAM.match(name):
+                pairs.setdefault(int(m.group(1)), {})[m.group(2)] = value
+        tags = [(p["Key"], p.get("Value")) for _n, p in sorted(pairs.items()) if "Key" in p]
+        olds: dict[str, dict[str, str | None]] = {}
+        with self._lock:
+            self._purge(self._clock())
+            for resource in resources:
+                seen, pending = self._seen_tags.get(resource), self._tag_writes.get(resource, {})
+                if tags:
+                    keys = [key for key, _value in tags]
+                else:  # DeleteTags without Tag.N: every tag of the resource
+                    keys = sorted(set(seen or ()) | set(pending))
+                for key in keys:
+                    if key in pending:  # still lagging: keep the value from before the first pending write
+                        olds.setdefault(resource, {})[key] = pending[key][1]
+                    elif seen is not None:
+                        olds.setdefault(resource, {})[key] = seen.get(key)  # None: the key did not exist
+        return action, resources, tags, olds
+
+    def answered(self, action: str, token: Any, status: int, data: bytes) -> bytes:
+        """Learn from a successful answer the client is about to get; rewrite it if it is a
+        describe that would show lagging state.  Returns the (possibly rewritten) answer."""
+        if not self.enabled or not 200 <= status < 300:
+            return data
+        if action in LAGGED_CREATES:
+            self._learn_created(action, data)
+        elif action in TAG_WRITES and token is not None:
+            self._learn_tag_write(token)
+        elif action in FILTERED_DESCRIBES:
+            return self._rewrite_describe(action, data)
+        return data
+
+    def _learn_created(self, action: str, data: bytes) -> None:
+        element, code, message = LAGGED_CREATES[action]
+        try:
+            xml = data.decode("utf-8")
+            found = _scan_xml(xml).find(element)
+        except ValueError:  # UnicodeDecodeError included
+            return
+        if found is not None and (new_id := html.unescape(xml[found.inner_start:found.inner_end]).strip()):
+            with self._lock:
+                self._created[new_id] = (self._clock(), code, message)
+
+    def _learn_tag_write(self, token: Any) -> None:
+        action, resources, tags, olds = token
+        with self._lock:
+            now = self._clock()
+            for resource, keys in olds.items():
+                pending = self._tag_writes.setdefault(resource, {})
+                for key, old in keys.items():
+                    pending[key] = (now, old)
+            for resource in resources:  # the cache follows the write (the next describe refreshes it anyway)
+                seen = self._seen_tags.get(resource)
+                if seen is None:
+                    continue
+                if action == "CreateTags":
+                    seen.update({key: value or "" for key, value in tags})
+                elif not tags:
+                    seen.clear()
+                else:
+                    for key, value in tags:
+                        if value is None or seen.get(key) == value:
+                            seen.pop(key, None)
+
+    def _rewrite_describe(self, action: str, data: bytes) -> bytes:
+        list_name, id_name = FILTERED_DESCRIBES[action]
+        try:
+            xml = data.decode("utf-8")
+            top = _scan_xml(xml)
+        except ValueError:  # UnicodeDecodeError included: leave what we cannot read alone
+            return data
+        response = top.children[0] if top.children else None
+        listing = response.child(list_name) if response is not None else None
+        if listing is None:
+            return data
+        items = [(item, item.text(xml, id_name)) for item in listing.children if item.name == "item"]
+        edits: list[tuple[int, int, str]] = []
+        with self._lock:
+            self._purge(self._clock())
+            for item, item_id in items:
+                if item_id is None:
+                    continue
+                if action == TAGGED_DESCRIBE:
+                    tag_set, entries = _item_tags(xml, item)
+                    self._seen_tags[item_id] = {key: value for key, value, _e in entries}
+                if item_id in self._created:
+                    start = item.start
+                    while start > listing.inner_start and xml[start - 1].isspace():
+                        start -= 1  # with the indentation before it
+                    edits.append((start, item.end, ""))
+                elif action == TAGGED_DESCRIBE and item_id in self._tag_writes:
+                    edit = self._stale_tags(xml, item, tag_set, entries, self._tag_writes[item_id])
+                    if edit is not None:
+                        edits.append(edit)
+        if not edits:
+            return data
+        for start, end, replacement in sorted(edits, reverse=True):
+            xml = xml[:start] + replacement + xml[end:]
+        return xml.encode("utf-8")
+
+    @staticmethod
+    def _stale_tags(xml: str, item: _Element, tag_set: _Element | None, entries: list[tuple[str, str, _Element]],
+                    pending: dict[str, tuple[float, str | None]]) -> tuple[int, int, str] | None:
+        """The edit that shows the old values of the keys written within the lag."""
+        olds = {key: old for key, (_at, old) in pending.items()}
+        shown, changed = [], False
+        for key, value, entry in entries:
+            if key not in olds:
+                shown.append(xml[entry.start:entry.end])
+            elif olds[key] is None:
+                changed = True  # a key added within the lag: not there yet
+            else:
+                changed |= olds[key] != value
+                shown.append(xml[entry.start:entry.end] if olds[key] == value else _tag_item(key, olds[key]))
+        present = {key for key, _value, _entry in entries}
+        for key, old in olds.items():
+            if old is not None and key not in present:  # a key deleted within the lag: still there
+                shown.append(_tag_item(key, old))
+                changed = True
+        if not changed:
+            return None
+        rebuilt = f"<tagSet>{''.join(shown)}</tagSet>" if shown else "<tagSet/>"
+        if tag_set is None:
+            return item.inner_end, item.inner_end, rebuilt
+        return tag_set.start, tag_set.end, rebuilt
 
 
 class FaultPlan:
     """Thread-safe, seeded fault decisions and statistics."""
 
     def __init__(self, fault_rate: float, latency_ms: float, seed: int, kinds: Iterable[str],
-                 actions: Iterable[str] | None = None, max_faults: int | None = None) -> None:
+                 actions: Iterable[str] | None = None, max_faults: int | None = None,
+                 lag_seconds: float = 0.0) -> None:
         self._lock = threading.Lock()
         self.actions: frozenset[str] | None = None
         self.max_faults: int | None = None
+        self.lag = ConsistencyLag()
         self.configure(fault_rate=fault_rate, latency_ms=latency_ms, seed=seed, kinds=kinds,
-                       actions=actions, max_faults=max_faults)
+                       actions=actions, max_faults=max_faults, lag_seconds=lag_seconds)
         self.reset_stats()
 
     _UNSET: Any = object()
 
     def configure(self, fault_rate: float | None = None, latency_ms: float | None = None,
                   seed: int | None = None, kinds: Iterable[str] | None = None,
-                  actions: Any = _UNSET, max_faults: Any = _UNSET) -> None:
-        """Change settings; ``actions``/``max_faults`` accept None (= no limit)."""
+                  actions: Any = _UNSET, max_faults: Any = _UNSET, lag_seconds: float | None = None) -> None:
+        """Change settings; ``actions``/``max_faults`` accept None (= no limit); ``lag_seconds=0``
+        turns the consistency lag off (a new value also applies to the ids already remembered)."""
         with self._lock:
+            if lag_seconds is not None:
+                if lag_seconds < 0:
+                    raise ValueError(f"lag_seconds must be >= 0, not {lag_seconds}")
+                self.lag.lag_seconds = float(lag_seconds)
             if actions is not self._UNSET:
                 self.actions = frozenset(actions) if actions is not None else None
             if max_faults is not self._UNSET:
@@ -167,9 +510,20 @@ class FaultPlan:
         with self._lock:
             self._upstream_errors += 1
 
+    def count_lag_hidden(self) -> None:
+        """A call counted as forwarded by :meth:`decide` was answered NotFound by the lag instead."""
+        with self._lock:
+            self._lag_hidden += 1
+            self._forwarded -= 1
+
+    def count_lag_rewritten(self) -> None:
+        with self._lock:
+            self._lag_rewritten += 1
+
     def reset_stats(self) -> None:
         with self._lock:
             self._requests = self._forwarded = self._passthrough = self._upstream_errors = 0
+            self._lag_hidden = self._lag_rewritten = 0
             self._faults: Counter[str] = Counter()
             self._by_action: Counter[str] = Counter()
             self._faults_by_action: Counter[str] = Counter()
@@ -190,6 +544,9 @@ class FaultPlan:
                 "kinds": list(self.kinds),
                 "actions": sorted(self.actions) if self.actions is not None else None,
                 "max_faults": self.max_faults,
+                "lag_seconds": self.lag.lag_seconds,
+                "lag_hidden": self._lag_hidden,  # AWS calls answered NotFound by the lag (not forwarded)
+                "lag_rewritten": self._lag_rewritten,  # describe answers rewritten by the lag
             }
 
 
@@ -232,10 +589,20 @@ class _Handler(BaseHTTPRequestHandler):
             plan.count_passthrough()
             self._forward_and_answer(body)
             return
-        kind = plan.decide(_action(split.path, split.query, body, self.headers))
+        params = _query_params(split.query, body, self.headers)
+        action = _action(split.path, params, self.headers)
+        kind = plan.decide(action)
         if plan.latency_ms:
             time.sleep(plan.latency_ms / 1000.0)
-        if kind == THROTTLE:
+        hidden = plan.lag.hidden(action, params) if kind in (None, DROP_AFTER) else None
+        if hidden is not None:  # EC2 does not know the new id yet: the call fails there, never reaches moto
+            plan.count_lag_hidden()
+            _new_id, code, message = hidden
+            if kind == DROP_AFTER:
+                self._drop()  # ...and that NotFound answer is lost
+            else:
+                self._answer(400, ec2_error_body(code, message), "text/xml;charset=UTF-8")
+        elif kind == THROTTLE:
             self._answer(503, throttle_body(), "text/xml;charset=UTF-8")
         elif kind == UNAVAILABLE:
             self._answer(503, b"", "text/plain")  # empty body: botocore's generic 5xx error (code "503")
@@ -248,7 +615,14 @@ class _Handler(BaseHTTPRequestHandler):
                 plan.count_upstream_error()
             self._drop()  # ...and the answer is lost
         else:
-            self._forward_and_answer(body)
+            token = plan.lag.before_forward(action, params)
+            self._forward_and_answer(body, lambda status, data: self._lag_answer(action, token, status, data))
+
+    def _lag_answer(self, action: str, token: Any, status: int, data: bytes) -> bytes:
+        rewritten = self.server.plan.lag.answered(action, token, status, data)
+        if rewritten is not data:
+            self.server.plan.count_lag_rewritten()
+        return rewritten
 
     def _forward(self, body: bytes) -> tuple[int, str, list[tuple[str, str]], bytes]:
         host, port = self.server.upstream
@@ -265,13 +639,16 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             conn.close()
 
-    def _forward_and_answer(self, body: bytes) -> None:
+    def _forward_and_answer(self, body: bytes, transform: Callable[[int, bytes], bytes] | None = None) -> None:
+        """Forward the request and pass the answer on (``transform(status, data)`` may rewrite its body)."""
         try:
             status, reason, headers, data = self._forward(body)
         except OSError as exc:
             self.server.plan.count_upstream_error()
             self._answer(502, f"aws proxy: upstream failed: {exc!r}".encode(), "text/plain")
             return
+        if transform is not None and not any(k.lower() == "content-encoding" for k, _v in headers):
+            data = transform(status, data)
         self.send_response(status, reason)
         for key, value in headers:
             if key.lower() not in _HOP_BY_HOP and key.lower() not in ("content-length", "date", "server"):
@@ -336,7 +713,8 @@ class Proxy:
 
     def configure(self, **changes: Any) -> None:
         """Change ``fault_rate``, ``latency_ms``, ``seed`` (restarts the sequence), ``kinds``,
-        ``actions`` or ``max_faults`` live (``max_faults`` counts the faults since the last stats reset)."""
+        ``actions``, ``max_faults`` or ``lag_seconds`` live (``max_faults`` counts the faults since the
+        last stats reset)."""
         self._server.plan.configure(**changes)
 
     def stop(self) -> None:
@@ -355,11 +733,13 @@ class Proxy:
 
 def start_proxy(upstream_url: str, fault_rate: float = 0.0, latency_ms: float = 0, seed: int = 0,
                 kinds: Iterable[str] = ALL_KINDS, port: int = 0, host: str = "127.0.0.1",
-                actions: Iterable[str] | None = None, max_faults: int | None = None) -> Proxy:
+                actions: Iterable[str] | None = None, max_faults: int | None = None,
+                lag_seconds: float = 0.0) -> Proxy:
     """Serve the proxy on loopback in daemon threads; ``port=0`` picks a free port.
 
     ``actions``: only these AWS actions can be faulted (default: all); ``max_faults``:
-    stop injecting after that many faults (default: no limit)."""
+    stop injecting after that many faults (default: no limit); ``lag_seconds``: the
+    consistency lag (default 0: off)."""
     split = urlsplit(upstream_url)
     if split.scheme != "http" or not split.hostname or not split.port:
         raise ValueError(f"upstream must be http://HOST:PORT, not {upstream_url!r}")
@@ -367,7 +747,7 @@ def start_proxy(upstream_url: str, fault_rate: float = 0.0, latency_ms: float = 
     _check_loopback(host, "listen address")
     if ":" in host:
         raise ValueError("the aws proxy listens on IPv4 loopback (127.0.0.1 or localhost)")
-    plan = FaultPlan(fault_rate, latency_ms, seed, kinds, actions, max_faults)
+    plan = FaultPlan(fault_rate, latency_ms, seed, kinds, actions, max_faults, lag_seconds)
     server = _ProxyServer((host, port), (split.hostname, split.port), plan)
     thread = threading.Thread(target=server.serve_forever, name=f"aws-proxy-{server.server_address[1]}", daemon=True)
     thread.start()
@@ -386,13 +766,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kinds", default=",".join(ALL_KINDS), help=f"comma-separated subset of {','.join(ALL_KINDS)}")
     parser.add_argument("--actions", help="comma-separated AWS actions that may be faulted (default: all)")
     parser.add_argument("--max-faults", type=int, help="stop injecting faults after this many")
+    parser.add_argument("--lag-seconds", type=float, default=0.0,
+                        help="emulate EC2's eventual consistency for this long after a create or tag write (0: off)")
     parser.add_argument("--port-file", type=Path, help="write the chosen port to this file")
     args = parser.parse_args(argv)
     try:
         proxy = start_proxy(args.upstream, args.fault_rate, args.latency_ms, args.seed,
                             [k.strip() for k in args.kinds.split(",") if k.strip()], args.port, args.host,
                             [a.strip() for a in args.actions.split(",") if a.strip()] if args.actions else None,
-                            args.max_faults)
+                            args.max_faults, args.lag_seconds)
     except ValueError as err:
         parser.error(str(err))
     return serve_until_signalled(proxy, f"aws proxy listening on {proxy.url} -> {proxy.upstream_url}", args.port_file)
