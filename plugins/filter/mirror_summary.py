@@ -130,7 +130,7 @@ import typing as t
 from ansible.errors import AnsibleFilterError
 
 DIRECTIONS = ("ingress", "egress")
-CONFLICT_MARK = "more than one VPC"  # how classiclink_instance_link words a VPC conflict
+VPC_CONFLICT = "vpc_conflict"  # the code of an instance whose managed groups map to several VPCs
 LINK_COUNTERS = {
     "linked": "links_made",
     "relinked": "links_changed",
@@ -217,9 +217,9 @@ class _Summary:
         self.deleted_ids.update(deleted)
         for direction in DIRECTIONS:
             changes = entry.get(direction) or {}
-            self.counts["rules_added"] += len(changes.get("added") or ())
-            self.counts["rules_revoked"] += len(changes.get("revoked") or ())
-            self.counts["rules_updated"] += len(changes.get("updated") or ())
+            self.counts["rules_added"] += len(changes.get("authorize") or ())
+            self.counts["rules_revoked"] += len(changes.get("revoke") or ())
+            self.counts["rules_updated"] += len(changes.get("update") or ())
         for rule in entry.get("skipped_references") or ():
             self.counts["skipped_references"] += 1
             self.skipped.append("%s: %s not mirrored: %s" % (_pair_label(entry), _rule_text(rule), rule.get("reason") or "cannot be translated"))
@@ -251,7 +251,7 @@ class _Summary:
                 continue
             if action in LINK_COUNTERS:
                 self.counts[LINK_COUNTERS[action]] += 1
-            if action == "skipped" and CONFLICT_MARK in (item.get("reason") or ""):
+            if action == "skipped" and item.get("code") == VPC_CONFLICT:
                 self.counts["conflicts"] += 1
                 self.skipped.append("instance %s not linked: %s" % (item.get("instance_id"), item.get("reason")))
 

@@ -8,24 +8,19 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence
 
-from ansible_collections.classiclink.mirror.plugins.module_utils.links import (
-    MUTATING_ACTIONS,
-    LinkOptions,
-    plan_links,
-)
+from ansible_collections.classiclink.mirror.plugins.module_utils.model import RULE_CHANGES, Snapshot
 from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import MirrorOptions, declared_sources, find_orphans
-from ansible_collections.classiclink.mirror.plugins.module_utils.plan import plan_pairs
-from ansible_collections.classiclink.mirror.plugins.module_utils.report import orphan_results, pair_result
-from ansible_collections.classiclink.mirror.plugins.module_utils.snapshot import Snapshot
+from ansible_collections.classiclink.mirror.plugins.module_utils.plan_groups import plan_pairs
+from ansible_collections.classiclink.mirror.plugins.module_utils.plan_links import MUTATING_ACTIONS, LinkOptions, plan_links
+from ansible_collections.classiclink.mirror.plugins.module_utils.report import link_result, orphan_results, pair_result
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import read_link_tag
 
 
 def _drift(entry: dict) -> dict:
-    drift = {"create": entry["created"]}
+    """What a run would change for a pair, in the pair result's own terms."""
+    drift = {"create": entry["created"], "tags": entry["tags"]}
     for direction in ("ingress", "egress"):
-        changes = entry[direction]
-        drift[direction] = {"add": changes["added"], "revoke": changes["revoked"], "update": changes["updated"]}
-    drift["tags"] = entry["tags"]
+        drift[direction] = {change: entry[direction][change] for change in RULE_CHANGES}
     return drift
 
 
@@ -49,6 +44,7 @@ def audit(snapshot: Snapshot, link_tag_keys: Sequence[str], vpc_ids: Optional[Se
             "target_vpc_id": link.vpc_id,
             "mirror_group_id": pair.mirror.id if pair and pair.mirror else None,
             "problem": pair.error if pair else link.error,
+            "code": pair.code if pair else ("bad_link_tag" if link.error else None),
         })
         if pair is None or link.vpc_id is None:
             continue  # no target VPC to pair with: reported under sources only
@@ -62,6 +58,7 @@ def audit(snapshot: Snapshot, link_tag_keys: Sequence[str], vpc_ids: Optional[Se
             "drift": _drift(entry),
             "skipped_references": entry["skipped_references"],
             "error": pair.error,
+            "code": pair.code,
         })
 
     orphans = orphan_results(find_orphans(snapshot, link_tag_keys, vpc_ids))
@@ -75,15 +72,11 @@ def audit(snapshot: Snapshot, link_tag_keys: Sequence[str], vpc_ids: Optional[Se
             if not (in_scope(item.vpc_id) or (current and in_scope(current.vpc_id)) or item.vpc_id is None):
                 continue
             instance = snapshot.instances.get(item.instance_id)
-            instances.append({
-                "instance_id": item.instance_id,
-                "state": instance.state if instance else None,
-                "vpc_id": item.vpc_id,
-                "groups": list(item.groups),
-                "link": {"vpc_id": current.vpc_id, "groups": list(current.group_ids)} if current else None,
-                "action": item.action,
-                "reason": item.reason,
-            })
+            entry = link_result(item)
+            entry.pop("previous", None)
+            entry.update(state=instance.state if instance else None,
+                         link={"vpc_id": current.vpc_id, "groups": list(current.group_ids)} if current else None)
+            instances.append(entry)
 
     drift = (
         any(not pair["in_sync"] and not pair["error"] for pair in pairs)

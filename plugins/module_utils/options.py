@@ -6,9 +6,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
-from ansible_collections.classiclink.mirror.plugins.module_utils.apply import DEFAULT_CONCURRENCY
+from ansible_collections.classiclink.mirror.plugins.module_utils.scope import DEFAULT_CONCURRENCY
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import LINK_TAG_KEYS, is_vpc_id
 
 COMMON_ARGS = dict(
@@ -16,11 +14,6 @@ COMMON_ARGS = dict(
     concurrency=dict(type="int", default=DEFAULT_CONCURRENCY),
     classic_vpc_id=dict(type="str"),
 )
-
-
-def ec2_client(module):
-    """The EC2 client of a module, with amazon.aws's retrying wrapper."""
-    return module.client("ec2", retry_decorator=AWSRetry.jittered_backoff(retries=10))
 
 
 def check_common(module) -> None:

@@ -2,10 +2,11 @@
 # Copyright: contributors to the classiclink.mirror collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The plan's vocabulary: options, pair plans, and the facts about sources, mirrors and orphans. Pure.
+"""The group plan's vocabulary: options, pair plans, and the facts about sources, mirrors and orphans. Pure.
 
-``plan.py`` builds pair plans from these; ``links.py``, ``audit.py``, ``apply.py``
-and ``report.py`` read them.
+``plan_groups.py`` builds pair plans from these; ``plan_links.py``, ``audit.py``,
+``apply_groups.py`` and ``report.py`` read them. A plan is immutable once built:
+the executor reports what it did in an ``Outcome`` (``model.py``), never in the plan.
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
     RuleDiff,
     RuleSet,
 )
-from ansible_collections.classiclink.mirror.plugins.module_utils.snapshot import SecurityGroup, Snapshot
+from ansible_collections.classiclink.mirror.plugins.module_utils.model import (
+    RETARGETED,
+    SOURCE_GONE,
+    UNTAGGED,
+    SecurityGroup,
+    Snapshot,
+)
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import (
     LINK_TAG_KEYS,
     MIRRORED_TO_TAG,
@@ -112,9 +119,10 @@ class CreateMirror:
     tags: Mapping[str, str]
 
 
-@dataclass
+@dataclass(frozen=True)
 class PairPlan:
-    """Everything one (source, mirror) pair needs, and why."""
+    """Everything one (source, mirror) pair needs, and why. Immutable: the planner
+    builds it with ``dataclasses.replace``; the executor never writes to it."""
 
     source_ref: str
     source: Optional[SecurityGroup] = None
@@ -130,12 +138,13 @@ class PairPlan:
     mirror_tags: TagChange = NO_TAG_CHANGE
     untag_ids: Tuple[str, ...] = ()  # default groups released by state=absent
     source_tags: TagChange = NO_TAG_CHANGE
-    rules: Dict[str, RuleDiff] = field(default_factory=dict)
+    rules: Mapping[str, RuleDiff] = field(default_factory=dict)
     before: RuleSet = field(default_factory=dict)
     after: RuleSet = field(default_factory=dict)
-    skipped_references: List[dict] = field(default_factory=list)
-    warnings: List[str] = field(default_factory=list)
-    error: Optional[str] = None
+    skipped_references: Tuple[dict, ...] = ()  # each with ``reason`` and its ``code``
+    warnings: Tuple[str, ...] = ()
+    error: Optional[str] = None  # why the pair cannot be planned ...
+    code: Optional[str] = None  # ... as a code of model.CODES
 
     @property
     def source_id(self) -> Optional[str]:
@@ -155,10 +164,10 @@ class PairPlan:
         )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
-    pairs: List[PairPlan]
-    orphans: List[Tuple[SecurityGroup, str]] = field(default_factory=list)  # seen, pruned only with prune
+    pairs: Tuple[PairPlan, ...]
+    orphans: Tuple[Tuple[SecurityGroup, str], ...] = ()  # seen, pruned only with prune
 
     @property
     def changed(self) -> bool:
@@ -169,25 +178,27 @@ class Plan:
         return [pair for pair in self.pairs if pair.error]
 
 
-def removal_pair(ref: str, source: Optional[SecurityGroup], mirrors: Sequence[SecurityGroup], touch_source: bool = True) -> PairPlan:
+def removal_pair(ref: str, source: Optional[SecurityGroup], mirrors: Sequence[SecurityGroup], touch_source: bool = True,
+                 vpc_id: Optional[str] = None, orphan: Optional[str] = None) -> PairPlan:
     """Delete ``mirrors`` (a VPC default group is released instead: it cannot be deleted).
 
     The source's mirroredTo tag is removed only when it names one of them.
     """
-    pair = PairPlan(source_ref=ref, source=source, removal=True)
-    if mirrors:
-        pair.mirror, pair.mirror_id, pair.vpc_id = mirrors[0], mirrors[0].id, mirrors[0].vpc_id
-        pair.before = dict(mirrors[0].rules)
-    pair.delete_ids = tuple(group.id for group in mirrors if group.name != DEFAULT_GROUP_NAME)
-    pair.untag_ids = tuple(group.id for group in mirrors if group.name == DEFAULT_GROUP_NAME)
-    if touch_source and source is not None and source.tags.get(MIRRORED_TO_TAG) in set(group.id for group in mirrors):
-        pair.source_tags = TagChange({}, (MIRRORED_TO_TAG,))
-    return pair
-
-
-SOURCE_GONE = "source_gone"
-UNTAGGED = "untagged"
-RETARGETED = "retargeted"
+    first = mirrors[0] if mirrors else None
+    release_source = touch_source and source is not None and source.tags.get(MIRRORED_TO_TAG) in set(group.id for group in mirrors)
+    return PairPlan(
+        source_ref=ref,
+        source=source,
+        removal=True,
+        mirror=first,
+        mirror_id=first.id if first else None,
+        vpc_id=first.vpc_id if first else vpc_id,
+        before=dict(first.rules) if first else {},
+        delete_ids=tuple(group.id for group in mirrors if group.name != DEFAULT_GROUP_NAME),
+        untag_ids=tuple(group.id for group in mirrors if group.name == DEFAULT_GROUP_NAME),
+        source_tags=TagChange({}, (MIRRORED_TO_TAG,)) if release_source else NO_TAG_CHANGE,
+        orphan=orphan,
+    )
 
 
 def find_orphans(snapshot: Snapshot, link_tag_keys: Sequence[str] = LINK_TAG_KEYS,

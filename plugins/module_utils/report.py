@@ -2,20 +2,24 @@
 # Copyright: contributors to the classiclink.mirror collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Plan -> what the modules return: one entry per pair, and the ``--diff``.
+"""Plan + Outcome -> the one result vocabulary: what the modules return, the ``--diff``,
+and what the audit, the ``mirror_summary`` filter and the reports read.
 
-Check mode and a real run report from the same plan; after a real run the
-placeholders of created mirrors are replaced by their ids.
+Check mode reports the plan with no Outcome. After a real run the Outcome
+supplies the created groups' ids (swapped in field by field: ids are data, not
+text to rewrite) and the failures, each with its ``code`` (``model.CODES``).
 """
 
 from __future__ import annotations
 
 from typing import Dict, List, Mapping, Optional
 
-from ansible_collections.classiclink.mirror.plugins.module_utils.apply import resolve_ids
+from ansible_collections.classiclink.mirror.plugins.module_utils.model import AUTHORIZE, REVOKE, UPDATE, Outcome, Problem
 from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import PairPlan, Plan
+from ansible_collections.classiclink.mirror.plugins.module_utils.plan_links import ERROR, MUTATING_ACTIONS, UNLINKED, LinkPlan, LinksPlan
 from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
     DIRECTIONS,
+    GROUP,
     Rule,
     RuleSet,
     describe_rule,
@@ -23,70 +27,85 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
 )
 
 
-def _rules(rules: RuleSet) -> List[dict]:
+def _resolved(rules: Optional[RuleSet], ids: Mapping[str, str]) -> RuleSet:
+    """``rules`` with placeholders of created mirrors replaced by their ids."""
+    return {
+        (rule.with_target(ids[rule.target], rule.user_id) if rule.kind == GROUP and rule.target in ids else rule): description
+        for rule, description in (rules or {}).items()
+    }
+
+
+def _rules(rules: RuleSet, ids: Mapping[str, str]) -> List[dict]:
+    rules = _resolved(rules, ids)
     return [describe_rule(rule, rules[rule]) for rule in sorted(rules, key=Rule.sort_key)]
 
 
-def pair_result(pair: PairPlan) -> dict:
+def _tags(tags: Mapping[str, str], ids: Mapping[str, str]) -> Dict[str, str]:
+    return {key: ids.get(value, value) for key, value in tags.items()}
+
+
+def _problem(pair: PairPlan, failed: Optional[Problem]) -> Optional[Problem]:
+    if pair.error:
+        return Problem(pair.code or "aws_error", pair.error)
+    return failed
+
+
+def pair_result(pair: PairPlan, failed: Optional[Problem] = None, ids: Optional[Mapping[str, str]] = None) -> dict:
+    """One pair as the modules, the audit and the summary read it; ``failed``: its Problem in the Outcome."""
+    ids = ids or {}
+    problem = _problem(pair, failed)
     source = pair.source
     result = {
         "source_ref": pair.source_ref,
         "source_group_id": source.id if source else None,
         "source_group_name": source.name if source else None,
         "vpc_id": pair.vpc_id,
-        "mirror_group_id": pair.mirror_id,
-        "created": bool(pair.create) and not pair.error,
-        "adopted": pair.adopt and not pair.error,
+        "mirror_group_id": ids.get(pair.mirror_id, pair.mirror_id),
+        "created": bool(pair.create) and problem is None,
+        "adopted": pair.adopt and problem is None,
         "deleted": list(pair.delete_ids),
         "referenced_only": pair.referenced_only,
         "orphan": pair.orphan,
-        "changed": pair.changed,
-        "skipped_references": pair.skipped_references,
-        "warnings": pair.warnings,
-        "error": pair.error,
+        "changed": pair.changed and problem is None,
+        "skipped_references": [dict(entry) for entry in pair.skipped_references],
+        "warnings": list(pair.warnings),
+        "error": problem.message if problem else None,
+        "code": problem.code if problem else None,
+        "aws_code": problem.aws_code if problem else None,
         "tags": {
-            "mirror": {"set": pair.mirror_tags.set, "removed": list(pair.mirror_tags.unset)},
-            "source": {"set": pair.source_tags.set, "removed": list(pair.source_tags.unset)},
+            "mirror": {"set": _tags(pair.mirror_tags.set, ids), "removed": list(pair.mirror_tags.unset)},
+            "source": {"set": _tags(pair.source_tags.set, ids), "removed": list(pair.source_tags.unset)},
         },
     }
     for direction in DIRECTIONS:
         diff = pair.rules.get(direction)
         result[direction] = {
-            "added": _rules(diff.authorize) if diff else [],
-            "revoked": _rules(diff.revoke) if diff else [],
-            "updated": _rules(diff.update) if diff else [],
+            AUTHORIZE: _rules(diff.authorize, ids) if diff else [],
+            REVOKE: _rules(diff.revoke, ids) if diff else [],
+            UPDATE: _rules(diff.update, ids) if diff else [],
             "revoke_first": bool(diff and diff.revoke_first),
         }
     return result
 
 
-def _state(rules: Optional[Mapping], tags: Mapping[str, str]) -> dict:
+def _state(rules: Optional[RuleSet], tags: Mapping[str, str]) -> dict:
     state: Dict[str, object] = {direction: rule_lines(rules or {}, direction) for direction in DIRECTIONS}
     state["tags"] = dict(sorted(tags.items()))
     return state
 
 
-def pair_diff(pair: PairPlan) -> Optional[dict]:
-    if not pair.changed:
-        return None
+def pair_diff(pair: PairPlan, ids: Mapping[str, str]) -> dict:
     name = "%s in %s" % (pair.source.name if pair.source else pair.source_ref, pair.vpc_id or "?")
+    header = "mirror %s (%s)" % (name, ids.get(pair.mirror_id, pair.mirror_id) or "none")
     before_tags = dict(pair.mirror.tags) if pair.mirror else {}
     if pair.create:
-        before, after_tags = {}, dict(pair.create.tags)
+        before, after_tags = {}, _tags(pair.create.tags, ids)
     else:
         before = _state(pair.before, before_tags)
         after_tags = {k: v for k, v in before_tags.items() if k not in pair.mirror_tags.unset}
-        after_tags.update(pair.mirror_tags.set)
-    if pair.removal:
-        after = {}
-    else:
-        after = _state(pair.after if pair.rules else pair.before, after_tags)
-    return {
-        "before_header": "mirror %s (%s)" % (name, pair.mirror_id or "none"),
-        "after_header": "mirror %s (%s)" % (name, pair.mirror_id or "none"),
-        "before": before,
-        "after": after,
-    }
+        after_tags.update(_tags(pair.mirror_tags.set, ids))
+    after = {} if pair.removal else _state(_resolved(pair.after if pair.rules else pair.before, ids), after_tags)
+    return {"before_header": header, "after_header": header, "before": before, "after": after}
 
 
 def orphan_results(orphans) -> List[dict]:
@@ -97,9 +116,53 @@ def orphan_results(orphans) -> List[dict]:
     ]
 
 
-def plan_result(plan: Plan, ids: Optional[Mapping[str, str]] = None) -> dict:
-    """The module result: ``changed``, ``groups`` and ``diff`` (resolved ids after a real run)."""
-    groups = [pair_result(pair) for pair in plan.pairs]
-    diffs = [diff for diff in (pair_diff(pair) for pair in plan.pairs) if diff]
-    result = {"groups": groups, "diff": diffs, "orphans": orphan_results(plan.orphans)}
-    return resolve_ids(result, ids or {})
+def plan_result(plan: Plan, outcome: Optional[Outcome] = None) -> dict:
+    """The group module's result: ``groups``, ``diff`` and ``orphans`` (real ids after a real run)."""
+    outcome = outcome or Outcome()
+    groups, diffs = [], []
+    for index, pair in enumerate(plan.pairs):  # the executor keys a pair's Problem by its index
+        entry = pair_result(pair, outcome.problem(index), outcome.ids)
+        groups.append(entry)
+        if entry["changed"]:
+            diffs.append(pair_diff(pair, outcome.ids))
+    return {"groups": groups, "diff": diffs, "orphans": orphan_results(plan.orphans)}
+
+
+def link_result(plan: LinkPlan, failed: Optional[Problem] = None) -> Dict[str, object]:
+    """One instance as the link module, the audit and the summary read it."""
+    action, reason, code, aws = plan.action, plan.reason, plan.code, None
+    if failed is not None:
+        action, reason, code, aws = ERROR, failed.message, failed.code, failed.aws_code
+    result: Dict[str, object] = {
+        "instance_id": plan.instance_id,
+        "vpc_id": plan.vpc_id,
+        "groups": list(plan.groups),
+        "action": action,
+        "reason": reason,
+        "code": code,
+        "aws_code": aws,
+    }
+    if plan.current:
+        result["previous"] = {"vpc_id": plan.current.vpc_id, "groups": list(plan.current.group_ids)}
+    return result
+
+
+def _link_text(vpc_id, groups) -> str:
+    return "%s: %s\n" % (vpc_id, ", ".join(groups)) if vpc_id else ""
+
+
+def links_result(plan: LinksPlan, outcome: Optional[Outcome] = None) -> dict:
+    """The link module's result: ``instances``, ``enabled_classiclink`` and ``diff``."""
+    outcome = outcome or Outcome()
+    instances = [link_result(item, outcome.problem(item.instance_id)) for item in plan.instances]
+    diff = [
+        {
+            "before_header": item.instance_id,
+            "after_header": item.instance_id,
+            "before": _link_text(item.current.vpc_id, item.current.group_ids) if item.current else "",
+            "after": "" if item.action == UNLINKED else _link_text(item.vpc_id, item.groups),
+        }
+        for item in plan.instances
+        if item.action in MUTATING_ACTIONS
+    ]
+    return {"instances": instances, "enabled_classiclink": list(plan.enable_vpcs), "diff": diff}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
 LINK_TAG_KEYS = ("classiclinkmirror:linkToVPC", "classicmirror:linkToVPC")
 MIRRORED_FROM_TAG = "classiclinkmirror:mirroredFromClassicSecurityGroupId"
@@ -22,15 +22,6 @@ RELATIONSHIP_TAGS = (MIRRORED_FROM_TAG, MIRRORED_TO_TAG)
 
 VPC_ID_PATTERN = re.compile(r"^vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 GROUP_ID_PATTERN = re.compile(r"^sg-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
-
-
-def tag_dict(aws_tags: Optional[Iterable[Mapping[str, str]]]) -> Dict[str, str]:
-    """Boto3 ``[{'Key':..., 'Value':...}]`` -> dict."""
-    return {tag["Key"]: tag.get("Value", "") for tag in aws_tags or ()}
-
-
-def aws_tag_list(tags: Mapping[str, str]) -> List[Dict[str, str]]:
-    return [{"Key": key, "Value": tags[key]} for key in sorted(tags)]
 
 
 def is_vpc_id(value: str) -> bool:
@@ -96,7 +87,12 @@ def plan_tags(
     protected: Iterable[str] = RELATIONSHIP_TAGS,
 ) -> TagChange:
     """amazon.aws semantics: set what differs; with ``purge`` remove the rest, except
-    ``aws:`` keys and ``protected`` keys."""
+    ``aws:`` keys and ``protected`` keys.
+
+    Not amazon.aws's ``compare_aws_tags`` on purpose: the planners import nothing from
+    amazon.aws (a unit test runs them with it unimportable), and this adds the
+    protected relationship tags. The AWS edge (describe, apply) uses amazon.aws's
+    tag-list helpers."""
     to_set = {key: value for key, value in wanted.items() if current.get(key) != value}
     keep = set(protected)
     unset: Tuple[str, ...] = ()

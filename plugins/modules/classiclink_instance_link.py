@@ -154,25 +154,17 @@ enabled_classiclink:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.classiclink.mirror.plugins.module_utils.links import (
-    ERROR,
-    MUTATING_ACTIONS,
-    LinkExecutor,
-    LinkOptions,
-    link_result,
-    plan_links,
-)
-from ansible_collections.classiclink.mirror.plugins.module_utils.options import COMMON_ARGS, check_common, ec2_client
-from ansible_collections.classiclink.mirror.plugins.module_utils.snapshot import load_snapshot
+from ansible_collections.classiclink.mirror.plugins.module_utils.apply_links import LinkExecutor
+from ansible_collections.classiclink.mirror.plugins.module_utils.describe import load_snapshot
+from ansible_collections.classiclink.mirror.plugins.module_utils.options import COMMON_ARGS, check_common
+from ansible_collections.classiclink.mirror.plugins.module_utils.plan_links import ERROR, LinkOptions, plan_links
+from ansible_collections.classiclink.mirror.plugins.module_utils.report import links_result
+from ansible_collections.classiclink.mirror.plugins.module_utils.scope import Scope
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError
 except ImportError:
     pass  # handled by AnsibleAWSModule
-
-
-def _link_text(vpc_id, groups):
-    return "%s: %s\n" % (vpc_id, ", ".join(groups)) if vpc_id else ""
 
 
 def main():
@@ -208,10 +200,10 @@ def main():
     if options.groups is not None and not options.groups:
         module.fail_json(msg="groups is empty; a ClassicLink needs 1 to 5 VPC groups")
 
-    client = ec2_client(module)
+    scope = Scope.of_module(module)
     try:
         snapshot = load_snapshot(
-            client,
+            scope,
             options.link_tag_keys,
             source_refs=options.groups or (),
             with_links=True,
@@ -228,25 +220,17 @@ def main():
 
     plan = plan_links(snapshot, instance_ids, options)
     changed = plan.changed
+    outcome = None
     if changed and not module.check_mode:
         try:
-            LinkExecutor(client, params["concurrency"]).apply(plan)
+            outcome = LinkExecutor(scope, params["concurrency"]).apply(plan)
         except (BotoCoreError, ClientError) as e:
             module.fail_json_aws(e, msg="Could not enable ClassicLink on %s" % ", ".join(plan.enable_vpcs))
 
-    results = [link_result(item) for item in plan.instances]
-    result = dict(changed=changed, instances=results, enabled_classiclink=list(plan.enable_vpcs))
-    if module._diff:
-        result["diff"] = [
-            {
-                "before_header": item.instance_id,
-                "after_header": item.instance_id,
-                "before": _link_text(item.current.vpc_id, item.current.group_ids) if item.current else "",
-                "after": "" if item.action == "unlinked" else _link_text(item.vpc_id, item.groups),
-            }
-            for item in plan.instances
-            if item.action in MUTATING_ACTIONS
-        ]
+    result = dict(changed=changed, **links_result(plan, outcome))
+    if not module._diff:
+        result.pop("diff")
+    results = result["instances"]
     failures = [item for item in results if item["action"] == ERROR]
     if failures:
         module.fail_json(

@@ -269,12 +269,13 @@ groups:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.classiclink.mirror.plugins.module_utils.apply import apply_plan
-from ansible_collections.classiclink.mirror.plugins.module_utils.options import COMMON_ARGS, check_common, ec2_client
+from ansible_collections.classiclink.mirror.plugins.module_utils.apply_groups import apply_plan
+from ansible_collections.classiclink.mirror.plugins.module_utils.describe import load_snapshot
+from ansible_collections.classiclink.mirror.plugins.module_utils.options import COMMON_ARGS, check_common
 from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import MirrorOptions, declared_sources
-from ansible_collections.classiclink.mirror.plugins.module_utils.plan import plan_pairs
+from ansible_collections.classiclink.mirror.plugins.module_utils.plan_groups import plan_pairs
 from ansible_collections.classiclink.mirror.plugins.module_utils.report import plan_result
-from ansible_collections.classiclink.mirror.plugins.module_utils.snapshot import load_snapshot
+from ansible_collections.classiclink.mirror.plugins.module_utils.scope import Scope
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError
@@ -326,9 +327,9 @@ def main():
         prune_vpc_ids=tuple(params["prune_vpc_ids"] or params["vpc_ids"] or ()) or None,
     )
 
-    client = ec2_client(module)
+    scope = Scope.of_module(module)
     try:
-        snapshot = load_snapshot(client, options.link_tag_keys, refs, classic_vpc_id=params["classic_vpc_id"])
+        snapshot = load_snapshot(scope, options.link_tag_keys, refs, classic_vpc_id=params["classic_vpc_id"])
     except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Could not describe the security groups and VPCs of this region")
     if params["all_sources"]:
@@ -336,11 +337,11 @@ def main():
 
     plan = plan_pairs(snapshot, refs, options)
     changed = plan.changed
-    ids = {}
+    outcome = None
     if changed and not module.check_mode:
-        ids = apply_plan(client, plan, params["concurrency"])
+        outcome = apply_plan(scope, plan, params["concurrency"])
 
-    result = plan_result(plan, ids)
+    result = plan_result(plan, outcome)
     for entry in result["groups"]:
         for warning in entry["warnings"]:
             module.warn(warning)

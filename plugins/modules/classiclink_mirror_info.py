@@ -172,8 +172,9 @@ links_error:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.audit import audit
-from ansible_collections.classiclink.mirror.plugins.module_utils.options import COMMON_ARGS, check_common, ec2_client
-from ansible_collections.classiclink.mirror.plugins.module_utils.snapshot import load_snapshot
+from ansible_collections.classiclink.mirror.plugins.module_utils.describe import load_snapshot
+from ansible_collections.classiclink.mirror.plugins.module_utils.options import COMMON_ARGS, check_common
+from ansible_collections.classiclink.mirror.plugins.module_utils.scope import Scope
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError
@@ -192,10 +193,9 @@ def main():
     check_common(module)
     params = module.params
     keys = tuple(params["link_tag_keys"])
-    client = ec2_client(module)
     try:
         snapshot = load_snapshot(
-            client, keys, with_links=params["instances"], classic_vpc_id=params["classic_vpc_id"], tolerate_link_errors=True
+            Scope.of_module(module), keys, with_links=params["instances"], classic_vpc_id=params["classic_vpc_id"], tolerate_link_errors=True
         )
     except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Could not describe the security groups, VPCs or instances of this region")

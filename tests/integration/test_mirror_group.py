@@ -87,7 +87,7 @@ def test_add_revoke_and_port_change(run_module, moto, ec2):
     assert result["changed"] is True
     assert rules(group_named(ec2, vpc, "app")) == {("tcp", 2222, 2222, "10.0.0.0/8", None), ("tcp", 8443, 8443, "0.0.0.0/0", None)}
     assert sorted(mutating(moto)) == ["AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress"]
-    assert len(result["groups"][0]["ingress"]["added"]) == 2 and len(result["groups"][0]["ingress"]["revoked"]) == 2
+    assert len(result["groups"][0]["ingress"]["authorize"]) == 2 and len(result["groups"][0]["ingress"]["revoke"]) == 2
 
 
 def test_self_reference_points_at_the_mirror(run_module, moto, ec2):
@@ -157,7 +157,7 @@ def test_hand_added_vpc_group_and_prefix_list_on_mirror_are_preserved(run_module
 
     assert rules(describe(ec2, mirror)) == {
         ("tcp", 80, 80, "10.0.0.0/8", None), ("tcp", 80, 80, elb, None), ("tcp", 443, 443, plist, None)}
-    assert [r["cidr_ip"] for r in result["groups"][0]["ingress"]["revoked"]] == ["203.0.113.0/24"]
+    assert [r["cidr_ip"] for r in result["groups"][0]["ingress"]["revoke"]] == ["203.0.113.0/24"]
     assert mutating(moto) == ["RevokeSecurityGroupIngress"]
 
 

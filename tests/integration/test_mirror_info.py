@@ -24,7 +24,7 @@ def test_audit_before_and_after_a_run(run_module, moto, ec2):
     assert problems["web"] is None and "vpc-nope" in problems["broken"]
     (pair,) = [p for p in before["pairs"] if p["source_group_name"] == "web"]
     assert pair["in_sync"] is False and pair["drift"]["create"] is True
-    assert [r["from_port"] for r in pair["drift"]["ingress"]["add"]] == [8080]
+    assert [r["from_port"] for r in pair["drift"]["ingress"]["authorize"]] == [8080]
     assert [(i["instance_id"], i["action"]) for i in before["instances"]] == [(instance, "linked")]
 
     assert run_module("classiclink_mirror_group", {"source_groups": ["web"], **CLASSIC}).rc == 0

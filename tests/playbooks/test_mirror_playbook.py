@@ -149,7 +149,7 @@ def test_check_mode_changes_nothing_and_reports_what_the_real_run_does(playbook,
     assert check_report["summary"]["groups_created"] == 2 and check_report["summary"]["links_made"] == 3
 
     def changes(report: dict[str, Any]) -> tuple[list[Any], list[Any]]:
-        pairs = [(p["source_group_id"], p["created"], p["ingress"]["added"], p["ingress"]["revoked"]) for p in report["pairs"]]
+        pairs = [(p["source_group_id"], p["created"], p["ingress"]["authorize"], p["ingress"]["revoke"]) for p in report["pairs"]]
         links = [(i["instance_id"], i["action"], i["vpc_id"]) for i in report["instances"]]
         return pairs, links
 

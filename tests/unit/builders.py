@@ -13,7 +13,7 @@ import itertools
 from typing import Dict, Mapping, Optional, Tuple
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import NEW_GROUP_RULES, PLACEHOLDER_PREFIX, MirrorOptions, Plan
-from ansible_collections.classiclink.mirror.plugins.module_utils.plan import plan_pairs
+from ansible_collections.classiclink.mirror.plugins.module_utils.plan_groups import plan_pairs
 from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
     CIDR_IP,
     CIDR_IPV6,
@@ -26,7 +26,7 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
     apply_diff,
     in_direction,
 )
-from ansible_collections.classiclink.mirror.plugins.module_utils.snapshot import SecurityGroup, Snapshot, Vpc
+from ansible_collections.classiclink.mirror.plugins.module_utils.model import SecurityGroup, Snapshot, Vpc
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import (
     MIRRORED_FROM_TAG,
     MIRRORED_TO_TAG,

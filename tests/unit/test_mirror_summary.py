@@ -32,16 +32,16 @@ def pair(name, source_id, *, created=False, changed=False, added=(), revoked=(),
         "changed": changed or created or bool(deleted),
         "deleted": list(deleted),
         "orphan": orphan,
-        "ingress": {"added": list(added), "revoked": list(revoked), "updated": list(updated), "revoke_first": False},
-        "egress": {"added": list(egress_added), "revoked": [], "updated": [], "revoke_first": False},
+        "ingress": {"authorize": list(added), "revoke": list(revoked), "update": list(updated), "revoke_first": False},
+        "egress": {"authorize": list(egress_added), "revoke": [], "update": [], "revoke_first": False},
         "skipped_references": list(skipped),
         "warnings": [],
         "error": error,
     }
 
 
-def instance(instance_id, action, reason=None):
-    return {"instance_id": instance_id, "vpc_id": VPC, "groups": ["sg-m1"], "action": action, "reason": reason}
+def instance(instance_id, action, reason=None, code=None):
+    return {"instance_id": instance_id, "vpc_id": VPC, "groups": ["sg-m1"], "action": action, "reason": reason, "code": code}
 
 
 MIRRORED = {
@@ -63,8 +63,8 @@ LINKED = {
         instance("i-2", "relinked", "link was to vpc-old with sg-x"),
         instance("i-3", "unlinked", "stale link"),
         instance("i-4", "unchanged"),
-        instance("i-5", "skipped", CONFLICT),
-        instance("i-6", "skipped", "instance is stopped; only running instances can be linked"),
+        instance("i-5", "skipped", CONFLICT, "vpc_conflict"),
+        instance("i-6", "skipped", "instance is stopped; only running instances can be linked", "not_running"),
         instance("i-7", "error", "ClassicLink is not enabled on VPC vpc-x"),
     ],
 }

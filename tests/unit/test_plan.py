@@ -13,7 +13,7 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
     Rule,
     in_direction,
 )
-from ansible_collections.classiclink.mirror.plugins.module_utils.snapshot import group_from_description
+from ansible_collections.classiclink.mirror.plugins.module_utils.describe import group_from_description
 
 from .builders import (
     ALLOW_ALL_EGRESS,
@@ -147,7 +147,7 @@ def test_reference_to_other_managed_source_creates_its_mirror():
     assert app_pair.mirror_id == placeholder("sg-a0000002")
     assert app_pair.rules == {}  # created empty; its own rules are its own run's business
     assert web_pair.rules[INGRESS].authorize == rules(ref(8080, placeholder("sg-a0000002")))
-    assert web_pair.skipped_references == []
+    assert web_pair.skipped_references == ()
 
 
 def test_reference_to_other_managed_source_uses_its_existing_mirror():
@@ -267,7 +267,7 @@ def test_default_mapping_does_not_warn_about_description():
     snap = snapshot(src)
     after, _ids = converge(snap, plan(snap, "sg-a0000001"))
     pair = only_pair(plan(after, "sg-a0000001"))
-    assert pair.warnings == []
+    assert pair.warnings == ()
 
 
 def test_changed_source_description_warns_and_does_not_recreate():
@@ -600,7 +600,7 @@ def _removals(result):
 def test_orphans_are_left_alone_without_prune():
     orphan = mirror("sg-b0000001", source("sg-a0000001", "web"))  # its source is gone
     result = plan(snapshot(orphan))
-    assert result.pairs == [] and not result.changed
+    assert result.pairs == () and not result.changed
 
 
 def test_prune_deletes_the_mirror_of_a_deleted_source():

@@ -147,7 +147,7 @@ def test_plan_turns_mirror_rules_into_the_vpc_source_rules(source_rules, extra, 
     snap = snapshot(src, mir)
     first = plan(snap, "sg-a0000001", rules_quota=10 ** 6)
     pair = only_pair(first)
-    assert pair.error is None and pair.skipped_references == []
+    assert pair.error is None and pair.skipped_references == ()
     assert pair.after == source_rules  # the planner's own prediction
     after, _ids = converge(snap, first)
     for direction in DIRECTIONS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from ansible_collections.classiclink.mirror.plugins.module_utils.model import Outcome
 from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import PLACEHOLDER_PREFIX, placeholder
 from ansible_collections.classiclink.mirror.plugins.module_utils.report import plan_result
 
@@ -36,7 +37,11 @@ def _new_pair_plan():
 
 
 def _ids():
-    return {placeholder("sg-a0000001"): NEW_WEB, placeholder("sg-a0000002"): NEW_APP}
+    """The Outcome of a run that created both mirrors."""
+    outcome = Outcome()
+    outcome.created(placeholder("sg-a0000001"), NEW_WEB)
+    outcome.created(placeholder("sg-a0000002"), NEW_APP)
+    return outcome
 
 
 def _group(result, source_id):
@@ -49,7 +54,7 @@ def test_check_mode_result_names_the_placeholders():
     web = _group(result, "sg-a0000001")
     assert web["created"] and web["changed"] and web["error"] is None
     assert web["mirror_group_id"] == placeholder("sg-a0000001")
-    assert {r.get("group_id") for r in web["ingress"]["added"]} >= {placeholder("sg-a0000001"), placeholder("sg-a0000002")}
+    assert {r.get("group_id") for r in web["ingress"]["authorize"]} >= {placeholder("sg-a0000001"), placeholder("sg-a0000002")}
 
 
 def test_plan_result_resolves_placeholders_in_the_group_entries():
@@ -57,7 +62,7 @@ def test_plan_result_resolves_placeholders_in_the_group_entries():
     web, app = _group(result, "sg-a0000001"), _group(result, "sg-a0000002")
     assert web["mirror_group_id"] == NEW_WEB and app["mirror_group_id"] == NEW_APP
     assert app["referenced_only"] and app["created"]
-    added = web["ingress"]["added"]
+    added = web["ingress"]["authorize"]
     assert {"direction": "ingress", "protocol": "tcp", "from_port": 22, "to_port": 22,
             "cidr_ip": "10.0.0.0/8", "description": "ssh"} in added
     assert {r.get("group_id") for r in added if "group_id" in r} == {NEW_WEB, NEW_APP}
@@ -89,7 +94,7 @@ def test_diff_only_for_changed_pairs():
     assert entry["before"]["ingress"] == ["tcp 22-22 10.0.0.0/8"]
     assert entry["after"]["ingress"] == ["tcp 22-22 10.0.0.0/8", "tcp 80-80 0.0.0.0/0"]
     assert entry["before"]["egress"] == entry["after"]["egress"] == ["all 0.0.0.0/0"]
-    assert _group(result, "sg-a0000004")["ingress"]["added"] == [
+    assert _group(result, "sg-a0000004")["ingress"]["authorize"] == [
         {"direction": "ingress", "protocol": "tcp", "from_port": 80, "to_port": 80, "cidr_ip": "0.0.0.0/0"}]
 
 
@@ -105,7 +110,7 @@ def test_quota_failure_reports_error_and_nothing_created():
     result = plan_result(plan(snapshot(src), "sg-a0000001"))
     [entry] = result["groups"]
     assert entry["error"] and not entry["created"] and not entry["changed"]
-    assert entry["ingress"]["added"] == [] and result["diff"] == []
+    assert entry["ingress"]["authorize"] == [] and result["diff"] == []
 
 
 def test_absent_reports_deleted_mirror_and_empty_after():

@@ -12,13 +12,12 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
     INGRESS,
     Rule,
 )
-from ansible_collections.classiclink.mirror.plugins.module_utils.snapshot import group_from_description
+from ansible_collections.classiclink.mirror.plugins.module_utils.describe import group_from_description
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import (
     MIRRORED_FROM_TAG,
     MIRRORED_TO_TAG,
     plan_tags,
     read_link_tag,
-    tag_dict,
 )
 
 from .builders import GUIDE_LINK, LINK, OTHER_ACCOUNT, OWNER, cidr, ref
@@ -134,7 +133,3 @@ def test_group_from_description_records_an_unreadable_rule():
                                                        "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}]})
     assert group.rules_error and "sg-12345678" in group.rules_error
 
-
-def test_tag_dict():
-    assert tag_dict([{"Key": "a", "Value": "1"}, {"Key": "b"}]) == {"a": "1", "b": ""}
-    assert tag_dict(None) == {}

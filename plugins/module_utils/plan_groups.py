@@ -2,7 +2,7 @@
 # Copyright: contributors to the classiclink.mirror collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Plan: Snapshot + options -> what each pair needs. Pure: no boto3, no AnsibleModule.
+"""Plan the groups: Snapshot + options -> what each pair needs. Pure: no boto3, no AnsibleModule.
 
 The plan is at once the check-mode answer, the ``--diff``, the module's return
 value and the executor's input, so check mode and a real run cannot disagree.
@@ -14,6 +14,7 @@ real id once it has created the group. That is what lets a reference cycle
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import (
@@ -25,8 +26,8 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import (
     PairPlan,
     Plan,
     find_orphans,
-    managed_sources,
     GroupIndex,
+    managed_sources,
     placeholder,
     removal_pair,
 )
@@ -43,10 +44,11 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
     in_direction,
     quota_count,
 )
-from ansible_collections.classiclink.mirror.plugins.module_utils.snapshot import SecurityGroup, Snapshot
+from ansible_collections.classiclink.mirror.plugins.module_utils.model import Problem, SecurityGroup, Snapshot
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import (
     MIRRORED_FROM_TAG,
     MIRRORED_TO_TAG,
+    NO_TAG_CHANGE,
     is_group_id,
     is_vpc_id,
     plan_tags,
@@ -59,7 +61,7 @@ class _Planner:
         self.snapshot = snapshot
         self.options = options
         self.index = GroupIndex(snapshot)
-        self.pairs: Dict[str, PairPlan] = {}  # source id -> pair (batch and referenced-only)
+        self.pairs: Dict[str, PairPlan] = {}  # source id -> latest plan of its pair (batch and referenced-only)
         # Ids that are (or will be) managed mirrors: rules referring to anything else are preserved.
         self.mirror_ids = set(group.id for group in snapshot.mirrors())
         self.managed = managed_sources(snapshot, options.link_tag_keys)  # source id -> target VPC
@@ -67,19 +69,19 @@ class _Planner:
 
     # -- sources and targets -------------------------------------------------
 
-    def resolve_source(self, ref: str) -> Tuple[Optional[SecurityGroup], Optional[str]]:
+    def resolve_source(self, ref: str) -> Tuple[Optional[SecurityGroup], Optional[Problem]]:
         ref = ref.strip()
         if is_group_id(ref):
             group = self.snapshot.groups.get(ref)
             if group is None:
-                return None, "source security group %s does not exist in this region; check the id and the region" % ref
+                return None, Problem("not_found", "source security group %s does not exist in this region; check the id and the region" % ref)
             if group.mirrored_from:
-                return None, "security group %s is a mirror managed by classiclink.mirror (of %s); pass its source %s instead" % (
-                    group.label, group.mirrored_from, group.mirrored_from)
+                return None, Problem("is_mirror", "security group %s is a mirror managed by classiclink.mirror (of %s); pass its source %s instead" % (
+                    group.label, group.mirrored_from, group.mirrored_from))
             return group, None
         candidates = [group for group in self.snapshot.groups_named(ref) if not group.mirrored_from]
         if not candidates:
-            return None, "no source security group named %r in this region; check the name and the region, or pass the group id" % ref
+            return None, Problem("not_found", "no source security group named %r in this region; check the name and the region, or pass the group id" % ref)
         if len(candidates) > 1:
             # Prefer the group that declares a pair, and never a group of the target VPC itself.
             tagged = [group for group in candidates if read_link_tag(group.tags, self.options.link_tag_keys).present]
@@ -88,33 +90,34 @@ class _Planner:
                 if len(narrowed) == 1:
                     return narrowed[0], None
             listed = ", ".join("%s in %s" % (group.id, group.vpc_id or "EC2-Classic") for group in candidates)
-            return None, "security group name %r is ambiguous (%s); pass the group id instead" % (ref, listed)
+            return None, Problem("ambiguous_name", "security group name %r is ambiguous (%s); pass the group id instead" % (ref, listed))
         return candidates[0], None
 
-    def target_of(self, source: SecurityGroup) -> Tuple[Optional[str], Optional[str]]:
-        """The VPC a source mirrors into, or an error saying what to fix."""
+    def target_of(self, source: SecurityGroup) -> Tuple[Optional[str], Optional[Problem]]:
+        """The VPC a source mirrors into, or a Problem saying what to fix."""
         link = read_link_tag(source.tags, self.options.link_tag_keys, source.label)
         vpc_id = self.options.vpc_id
         if vpc_id is None:
             if link.error:
-                return None, link.error
+                return None, Problem("bad_link_tag", link.error)
             if not link.present:
-                return None, "security group %s has no link tag; tag it %s=<target VPC id> or pass vpc_id" % (source.label, self.options.link_tag_keys[0])
+                return None, Problem("no_link_tag", "security group %s has no link tag; tag it %s=<target VPC id> or pass vpc_id" % (
+                    source.label, self.options.link_tag_keys[0]))
             vpc_id = link.vpc_id
         elif not is_vpc_id(vpc_id):
-            return None, "vpc_id %r is not a VPC id (expected vpc- and 8 or 17 hex digits)" % vpc_id
+            return None, Problem("bad_vpc_id", "vpc_id %r is not a VPC id (expected vpc- and 8 or 17 hex digits)" % vpc_id)
         fix = "fix the link tag" if self.options.vpc_id is None else "pass another vpc_id"
         origin = "target VPC" if self.options.vpc_id is None else "vpc_id"
         if vpc_id not in self.snapshot.vpcs:
-            return None, "%s %s of security group %s does not exist in this region; check the region, create the VPC, or %s" % (
-                origin, vpc_id, source.label, fix)
+            return None, Problem("not_found", "%s %s of security group %s does not exist in this region; check the region, create the VPC, or %s" % (
+                origin, vpc_id, source.label, fix))
         if vpc_id == source.vpc_id:
-            return None, "security group %s is already in VPC %s (the %s): it cannot be mirrored into its own VPC; %s" % (
-                source.label, vpc_id, origin, fix)
+            return None, Problem("same_vpc", "security group %s is already in VPC %s (the %s): it cannot be mirrored into its own VPC; %s" % (
+                source.label, vpc_id, origin, fix))
         return vpc_id, None
 
-    def locate_mirror(self, source: SecurityGroup, vpc_id: str) -> Tuple[Optional[SecurityGroup], bool, Optional[str]]:
-        """(existing mirror or None, adopt it?, error)."""
+    def locate_mirror(self, source: SecurityGroup, vpc_id: str) -> Tuple[Optional[SecurityGroup], bool, Optional[Problem]]:
+        """(existing mirror or None, adopt it?, problem)."""
         mirror = self.index.mirror_of(source.id, vpc_id)
         if mirror is not None:
             return mirror, False, None
@@ -122,115 +125,122 @@ class _Planner:
             if group.name != source.name:
                 continue
             if group.mirrored_from:
-                return None, False, (
+                return None, False, Problem("name_taken", (
                     "security group %s: group %s in %s is already the mirror of %s; two sources named %r cannot mirror into one VPC, "
                     "rename one or retarget it (if %s no longer declares the pair, prune its mirror)"
-                    % (source.label, group.label, vpc_id, group.mirrored_from, source.name, group.mirrored_from)
-                )
+                    % (source.label, group.label, vpc_id, group.mirrored_from, source.name, group.mirrored_from)))
             if source.name == DEFAULT_GROUP_NAME or self.options.adopt:
                 return group, True, None
-            return None, False, (
+            return None, False, Problem("name_taken", (
                 "group %s already exists in %s and is not managed by classiclink.mirror; rename it, or set adopt to manage it as the mirror of %s"
-                % (group.label, vpc_id, source.label)
-            )
+                % (group.label, vpc_id, source.label)))
         if source.name == DEFAULT_GROUP_NAME:
-            return None, False, "VPC %s has no default security group to map %s onto" % (vpc_id, source.label)
+            return None, False, Problem("no_default_group", "VPC %s has no default security group to map %s onto" % (vpc_id, source.label))
         return None, False, None
 
-    def name_clash(self, source: SecurityGroup, vpc_id: str) -> Optional[str]:
+    def name_clash(self, source: SecurityGroup, vpc_id: str) -> Optional[Problem]:
         if self.sources_by_name is None:  # built once the batch's targets are settled
             self.sources_by_name = {}
             for sid, vid in self.managed.items():
                 self.sources_by_name.setdefault((vid, self.snapshot.groups[sid].name), []).append(sid)
         twins = [sid for sid in self.sources_by_name.get((vpc_id, source.name), []) if sid != source.id]
         if twins:
-            return "sources %s and %s are both named %r and both map to %s; group names are unique in a VPC, retarget or rename one" % (
-                source.id, ", ".join(sorted(twins)), source.name, vpc_id)
+            return Problem("name_clash", "sources %s and %s are both named %r and both map to %s; group names are unique in a VPC, retarget or rename one" % (
+                source.id, ", ".join(sorted(twins)), source.name, vpc_id))
         return None
 
     # -- pairs ---------------------------------------------------------------
 
     def open_pair(self, ref: str, source: SecurityGroup, vpc_id: str, referenced_only: bool = False) -> PairPlan:
         """Find or plan the mirror of ``source`` in ``vpc_id`` (no rules yet)."""
-        pair = PairPlan(source_ref=ref, source=source, vpc_id=vpc_id, referenced_only=referenced_only)
-        self.pairs[source.id] = pair
-        pair.error = source.rules_error or self.name_clash(source, vpc_id)
-        mirror, adopt, error = (None, False, None) if pair.error else self.locate_mirror(source, vpc_id)
-        pair.error = pair.error or error
-        if pair.error:
-            return pair
+        problem = Problem("unreadable_rules", source.rules_error) if source.rules_error else self.name_clash(source, vpc_id)
+        mirror, adopt = None, False
+        if problem is None:
+            mirror, adopt, problem = self.locate_mirror(source, vpc_id)
+        if problem is not None:
+            return self.keep(failed(PairPlan(source_ref=ref, source=source, vpc_id=vpc_id, referenced_only=referenced_only), problem))
         wanted_tags = {MIRRORED_FROM_TAG: source.id}
         wanted_tags.update(self.options.tags or {})
-        pair.before = dict(mirror.rules) if mirror else dict(NEW_GROUP_RULES)
-        pair.after = dict(pair.before)
+        warnings: Tuple[str, ...] = ()
         if mirror is None:
-            pair.mirror_id = placeholder(source.id)
-            self.mirror_ids.add(pair.mirror_id)
-            pair.create = CreateMirror(source.name, source.description, vpc_id, wanted_tags)
+            mirror_id = placeholder(source.id)
+            self.mirror_ids.add(mirror_id)
+            create, mirror_tags, before = CreateMirror(source.name, source.description, vpc_id, wanted_tags), NO_TAG_CHANGE, dict(NEW_GROUP_RULES)
         else:
-            pair.mirror, pair.mirror_id, pair.adopt = mirror, mirror.id, adopt
+            mirror_id, create, before = mirror.id, None, dict(mirror.rules)
             purge = self.options.purge_tags and self.options.tags is not None and not referenced_only
-            pair.mirror_tags = plan_tags(mirror.tags, wanted_tags if not referenced_only else {MIRRORED_FROM_TAG: source.id}, purge)
+            mirror_tags = plan_tags(mirror.tags, wanted_tags if not referenced_only else {MIRRORED_FROM_TAG: source.id}, purge)
             if mirror.description != source.description and source.name != DEFAULT_GROUP_NAME:
-                pair.warnings.append(
+                warnings = (
                     "mirror %s keeps description %r while source %s now has %r: EC2 descriptions cannot be changed; delete the mirror to recreate it"
-                    % (mirror.label, mirror.description, source.label, source.description))
-        wanted_source_tags = {MIRRORED_TO_TAG: pair.mirror_id}
+                    % (mirror.label, mirror.description, source.label, source.description),)
+        wanted_source_tags = {MIRRORED_TO_TAG: mirror_id}
         if self.options.vpc_id and not referenced_only:
             link = read_link_tag(source.tags, self.options.link_tag_keys)
             for key in link.keys or self.options.link_tag_keys[:1]:
                 wanted_source_tags[key] = self.options.vpc_id
-        pair.source_tags = plan_tags(source.tags, wanted_source_tags)
+        return self.keep(PairPlan(
+            source_ref=ref, source=source, vpc_id=vpc_id, referenced_only=referenced_only,
+            mirror=mirror, mirror_id=mirror_id, create=create, adopt=adopt, mirror_tags=mirror_tags,
+            source_tags=plan_tags(source.tags, wanted_source_tags),
+            before=before, after=dict(before), warnings=warnings,
+        ))
+
+    def keep(self, pair: PairPlan) -> PairPlan:
+        """Record the latest plan of a source's pair."""
+        self.pairs[pair.source.id] = pair
         return pair
 
-    def mirror_reference(self, target: str, vpc_id: str) -> Tuple[Optional[str], Optional[str]]:
+    def mirror_reference(self, target: str, vpc_id: str) -> Tuple[Optional[str], Optional[Problem]]:
         """Mirror id for a reference to managed source ``target`` (planning its mirror if needed)."""
         pair = self.pairs.get(target)
         if pair is None:
             pair = self.open_pair(target, self.snapshot.groups[target], vpc_id, referenced_only=True)
         if pair.error:
-            return None, "the mirror of %s cannot be planned: %s" % (target, pair.error)
+            return None, Problem("unplannable_reference", "the mirror of %s cannot be planned: %s" % (target, pair.error))
         return pair.mirror_id, None
 
-    def translate(self, pair: PairPlan, rules: RuleSet) -> RuleSet:
-        """Source rules -> desired mirror rules; untranslatable references are reported."""
+    def translate(self, pair: PairPlan, rules: RuleSet) -> Tuple[RuleSet, Tuple[dict, ...]]:
+        """Source rules -> (desired mirror rules, untranslatable references with their reason)."""
         source, vpc_id = pair.source, pair.vpc_id
         desired: RuleSet = {}
+        skipped: List[dict] = []
         for rule, description in rules.items():
             if rule.kind != GROUP:
                 desired[rule] = description
                 continue
-            reason = None
+            problem = None
             if rule.target == source.id:
                 mirror_id = pair.mirror_id
             elif self.managed.get(rule.target) == vpc_id and rule.target in self.snapshot.groups:
-                mirror_id, reason = self.mirror_reference(rule.target, vpc_id)
+                mirror_id, problem = self.mirror_reference(rule.target, vpc_id)
             else:
-                mirror_id = None
-                reason = self.skip_reason(rule, source)
+                mirror_id, problem = None, self.skip_reason(rule, source)
             if mirror_id:
                 desired[rule.with_target(mirror_id, source.owner_id)] = description
             else:
-                skipped = describe_rule(rule, description)
-                skipped["reason"] = reason
-                pair.skipped_references.append(skipped)
-        return desired
+                entry = describe_rule(rule, description)
+                entry.update(reason=problem.message, code=problem.code)
+                skipped.append(entry)
+        return desired, tuple(skipped)
 
-    def skip_reason(self, rule: Rule, source: SecurityGroup) -> str:
+    def skip_reason(self, rule: Rule, source: SecurityGroup) -> Problem:
         if rule.user_id == CLASSIC_ELB_OWNER:
-            return "the EC2-Classic load balancer group has no VPC equivalent; allow the VPC load balancer's group on the mirror by hand (it is preserved)"
+            return Problem("classic_elb_reference", "the EC2-Classic load balancer group has no VPC equivalent; "
+                           "allow the VPC load balancer's group on the mirror by hand (it is preserved)")
         if rule.user_id and rule.user_id != source.owner_id:
-            return "group %s belongs to account %s and cannot be mirrored" % (rule.target, rule.user_id)
+            return Problem("cross_account_reference", "group %s belongs to account %s and cannot be mirrored" % (rule.target, rule.user_id))
         if rule.target in self.managed:
-            return "group %s is mirrored into %s, not %s" % (rule.target, self.managed[rule.target], self.managed.get(source.id, "this VPC"))
-        return "group %s is not managed by classiclink.mirror (no link tag); tag it to mirror the reference" % rule.target
+            return Problem("other_target_reference", "group %s is mirrored into %s, not %s" % (
+                rule.target, self.managed[rule.target], self.managed.get(source.id, "this VPC")))
+        return Problem("unmanaged_reference", "group %s is not managed by classiclink.mirror (no link tag); tag it to mirror the reference" % rule.target)
 
-    def plan_rules(self, pair: PairPlan) -> None:
+    def plan_rules(self, pair: PairPlan) -> PairPlan:
         source, options = pair.source, self.options
         mirror_egress = options.egress == "yes" or (options.egress == "auto" and not self.snapshot.is_classic(source.vpc_id))
         directions = DIRECTIONS if mirror_egress else DIRECTIONS[:1]
         current = dict(pair.mirror.rules) if pair.mirror else dict(NEW_GROUP_RULES)
-        desired_all = self.translate(pair, {r: d for r, d in source.rules.items() if r.direction in directions})
+        desired_all, skipped = self.translate(pair, {r: d for r, d in source.rules.items() if r.direction in directions})
         managed_ids = self.mirror_ids
 
         def keep(rule: Rule) -> bool:
@@ -240,25 +250,23 @@ class _Planner:
                 return rule.target not in managed_ids
             return rule.kind == PREFIX_LIST and self.snapshot.is_classic(source.vpc_id)
 
-        pair.before = current
         after = dict(current)
+        diffs: Dict[str, RuleDiff] = {}
         for direction in directions:
             now = in_direction(current, direction)
             diff = diff_rules(in_direction(desired_all, direction), now, keep)
             final = apply_diff(now, diff)
             needed = quota_count(final)
             if needed > options.rules_quota:
-                pair.error = (
+                return self.keep(failed(replace(pair, skipped_references=skipped), Problem("quota", (
                     "mirror of %s would need %d %s rules but the quota is %d per group; remove rules from the source, "
-                    "or raise the EC2 quota and rules_quota" % (source.label, needed, direction, options.rules_quota))
-                pair.rules = {}
-                return
+                    "or raise the EC2 quota and rules_quota" % (source.label, needed, direction, options.rules_quota)))))
             if quota_count(set(now) | set(diff.authorize)) > options.rules_quota:
                 diff = RuleDiff(diff.authorize, diff.revoke, diff.update, revoke_first=True)
-            pair.rules[direction] = diff
+            diffs[direction] = diff
             after = {r: d for r, d in after.items() if r.direction != direction}
             after.update(final)
-        pair.after = after
+        return self.keep(replace(pair, before=current, after=after, rules=diffs, skipped_references=skipped))
 
     def plan_absent(self, ref: str, source: Optional[SecurityGroup]) -> PairPlan:
         source_id = source.id if source else ref
@@ -268,9 +276,12 @@ class _Planner:
         mirrors = [group for group in self.snapshot.mirrors() if group.mirrored_from == source_id]
         if vpc_id and any(group.vpc_id == vpc_id for group in mirrors):
             mirrors = [group for group in mirrors if group.vpc_id == vpc_id]
-        pair = removal_pair(ref, source, mirrors)
-        pair.vpc_id = pair.vpc_id or vpc_id
-        return pair
+        return removal_pair(ref, source, mirrors, vpc_id=vpc_id)
+
+
+def failed(pair: PairPlan, problem: Problem) -> PairPlan:
+    """``pair`` as a plan that changes nothing, with the reason."""
+    return replace(pair, error=problem.message, code=problem.code, rules={})
 
 
 def plan_pairs(snapshot: Snapshot, source_refs: Sequence[str], options: MirrorOptions) -> Plan:
@@ -280,47 +291,46 @@ def plan_pairs(snapshot: Snapshot, source_refs: Sequence[str], options: MirrorOp
     resolved: List[Tuple[str, SecurityGroup, str]] = []  # (ref, source, target VPC)
     seen = set()
     for ref in source_refs:
-        source, error = planner.resolve_source(ref)
+        source, problem = planner.resolve_source(ref)
         if source is not None and source.id in seen:
             continue
         if options.state == "absent":
-            if error and not (is_group_id(ref.strip()) and "does not exist" in error):
-                ordered.append(PairPlan(source_ref=ref, error=error))
+            if problem and not (is_group_id(ref.strip()) and problem.code == "not_found"):
+                ordered.append(failed(PairPlan(source_ref=ref), problem))
             else:
                 ordered.append(planner.plan_absent(ref.strip(), source))
             if source is not None:
                 seen.add(source.id)
             continue
-        if error:
-            ordered.append(PairPlan(source_ref=ref, error=error))
+        if problem:
+            ordered.append(failed(PairPlan(source_ref=ref), problem))
             continue
         seen.add(source.id)
-        vpc_id, error = planner.target_of(source)
-        if error:
+        vpc_id, problem = planner.target_of(source)
+        if problem:
             planner.managed.pop(source.id, None)
-            ordered.append(PairPlan(source_ref=ref, source=source, vpc_id=vpc_id, error=error))
+            ordered.append(failed(PairPlan(source_ref=ref, source=source, vpc_id=vpc_id), problem))
             continue
         planner.managed[source.id] = vpc_id
         resolved.append((ref, source, vpc_id))
     # Open every requested pair before translating any rules, so references between
     # requested sources find their pair (and placeholder) whatever the order.
-    opened: List[PairPlan] = []
+    opened: List[str] = []
     for ref, source, vpc_id in resolved:
         pair = planner.pairs.get(source.id)
         if pair is None or pair.referenced_only:
-            pair = planner.open_pair(ref, source, vpc_id)
-        opened.append(pair)
-    for pair in opened:
-        if not pair.error:
-            planner.plan_rules(pair)
-    if any(pair.error and pair.create for pair in opened):
+            planner.open_pair(ref, source, vpc_id)
+        opened.append(source.id)
+    for source_id in opened:
+        if not planner.pairs[source_id].error:
+            planner.plan_rules(planner.pairs[source_id])
+    if any(planner.pairs[sid].error and planner.pairs[sid].create for sid in opened):
         # A pair failed while planning its rules (quota): its mirror will not be created,
         # so plan the others again; references to it are now skipped and reported.
-        for pair in opened:
-            if not pair.error:
-                pair.rules, pair.skipped_references, pair.warnings = {}, [], []
-                planner.plan_rules(pair)
-    ordered.extend(opened)
+        for source_id in opened:
+            if not planner.pairs[source_id].error:
+                planner.plan_rules(planner.pairs[source_id])
+    ordered.extend(planner.pairs[sid] for sid in opened)
     batch_ids = set(pair.source_id for pair in ordered)
     ordered.extend(pair for sid, pair in planner.pairs.items() if sid not in batch_ids)
     undecided = [pair.source_id for pair in ordered if pair.error and pair.source is not None]
@@ -328,7 +338,6 @@ def plan_pairs(snapshot: Snapshot, source_refs: Sequence[str], options: MirrorOp
     if options.prune and options.state == "present":
         for mirror, reason in orphans:
             source = snapshot.groups.get(mirror.mirrored_from)
-            pair = removal_pair(mirror.mirrored_from, source, [mirror], touch_source=mirror.mirrored_from not in planner.pairs)
-            pair.orphan = reason
-            ordered.append(pair)
-    return Plan(ordered, orphans)
+            ordered.append(removal_pair(mirror.mirrored_from, source, [mirror], touch_source=mirror.mirrored_from not in planner.pairs,
+                                        orphan=reason))
+    return Plan(tuple(ordered), tuple(orphans))

@@ -2,29 +2,23 @@
 # Copyright: contributors to the classiclink.mirror collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Plan and apply ClassicLinks: each member instance linked to the mirrors of its groups.
+"""Plan the ClassicLinks: each member instance linked to the mirrors of its groups. Pure.
 
 An EC2-Classic instance can have one ClassicLink, to one VPC, with 1 to 5 of
 that VPC's groups, and a link's groups cannot be changed in place. So the
 desired link of an instance is the mirrors of ALL its managed source groups;
 when that set changes the instance is detached, then attached again.
-:func:`plan_links` is pure; :class:`LinkExecutor` makes the calls.
+:func:`plan_links` builds an immutable LinksPlan; ``apply_links.LinkExecutor``
+makes the calls and ``report.links_result`` says what happened.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from dataclasses import dataclass, replace
+from typing import List, Mapping, Optional, Sequence, Tuple
 
-try:
-    from botocore.exceptions import BotoCoreError, ClientError
-    from botocore.parsers import ResponseParserError
-except ImportError:  # pragma: no cover - AnsibleAWSModule reports the missing library
-    BotoCoreError = ClientError = ResponseParserError = Exception  # type: ignore[misc,assignment]
-
-from ansible_collections.classiclink.mirror.plugins.module_utils.apply import call, error_code, error_text, run_concurrently
+from ansible_collections.classiclink.mirror.plugins.module_utils.model import Instance, Link, Problem, Snapshot
 from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import GroupIndex, managed_sources, placeholder
-from ansible_collections.classiclink.mirror.plugins.module_utils.snapshot import Instance, Link, Snapshot, describe_links
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import LINK_TAG_KEYS, is_group_id
 
 MAX_LINK_GROUPS = 5  # ClassicLink's limit of VPC groups per link
@@ -50,7 +44,7 @@ class LinkOptions:
     assume_planned: bool = False  # check mode: a missing mirror would be created by the mirror step
 
 
-@dataclass
+@dataclass(frozen=True)
 class LinkPlan:
     instance_id: str
     action: str = UNCHANGED
@@ -58,6 +52,7 @@ class LinkPlan:
     groups: Tuple[str, ...] = ()
     current: Optional[Link] = None
     reason: Optional[str] = None
+    code: Optional[str] = None  # a code of model.CODES beside ``reason`` (skipped and error actions)
 
     @property
     def detach(self) -> bool:
@@ -68,10 +63,10 @@ class LinkPlan:
         return self.action in (LINKED, RELINKED)
 
 
-@dataclass
+@dataclass(frozen=True)
 class LinksPlan:
-    instances: List[LinkPlan]
-    enable_vpcs: List[str] = field(default_factory=list)
+    instances: Tuple[LinkPlan, ...]
+    enable_vpcs: Tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -87,7 +82,7 @@ class _LinkPlanner:
         self.managed = managed_sources(snapshot, options.link_tag_keys)
         self.enable_vpcs: List[str] = []
 
-    def desired(self, instance: Instance) -> Tuple[Optional[str], Tuple[str, ...], Optional[str]]:
+    def desired(self, instance: Instance) -> Tuple[Optional[str], Tuple[str, ...], Optional[Problem]]:
         """(VPC, group ids, problem) of the link ``instance`` should have; VPC None = no link."""
         if self.options.groups is not None:
             return self.explicit_groups()
@@ -101,9 +96,9 @@ class _LinkPlanner:
             return None, (), None
         if len(targets) > 1:
             listed = "; ".join("%s -> %s" % (", ".join(ids), vpc) for vpc, ids in sorted(targets.items()))
-            return None, (), (
+            return None, (), Problem("vpc_conflict", (
                 "its managed groups point at more than one VPC (%s) and an instance can be linked to one VPC only; "
-                "make their link tags agree" % listed)
+                "make their link tags agree" % listed))
         (vpc_id, sources), = targets.items()
         mirrors = []
         for source_id in sources:
@@ -112,11 +107,12 @@ class _LinkPlanner:
             if mirror_id is None and self.options.assume_planned and vpc_id in self.snapshot.vpcs:
                 mirror_id = placeholder(source_id)
             if mirror_id is None:
-                return vpc_id, (), "the mirror of %s in %s does not exist yet; run classiclink_mirror_group for it first" % (source_id, vpc_id)
+                return vpc_id, (), Problem("mirror_missing", "the mirror of %s in %s does not exist yet; run classiclink_mirror_group for it first" % (
+                    source_id, vpc_id))
             mirrors.append(mirror_id)
         return vpc_id, tuple(sorted(mirrors)), None
 
-    def explicit_groups(self) -> Tuple[Optional[str], Tuple[str, ...], Optional[str]]:
+    def explicit_groups(self) -> Tuple[Optional[str], Tuple[str, ...], Optional[Problem]]:
         vpc_id = self.options.vpc_id
         found = []
         for ref in self.options.groups or ():
@@ -126,85 +122,78 @@ class _LinkPlanner:
             ]
             if len(matches) != 1:
                 where = vpc_id or "any VPC"
-                return vpc_id, (), "group %r matches %d groups in %s; give group ids, or vpc_id with names" % (ref, len(matches), where)
+                return vpc_id, (), Problem("bad_groups", "group %r matches %d groups in %s; give group ids, or vpc_id with names" % (ref, len(matches), where))
             found.append(matches[0])
         vpcs = set(group.vpc_id for group in found)
         if len(vpcs) != 1 or None in vpcs:
-            return vpc_id, (), "groups must all be in one VPC (got %s)" % ", ".join(sorted(str(v) for v in vpcs))
+            return vpc_id, (), Problem("bad_groups", "groups must all be in one VPC (got %s)" % ", ".join(sorted(str(v) for v in vpcs)))
         return vpcs.pop(), tuple(sorted(group.id for group in found)), None
 
     def plan(self, instance_id: str) -> LinkPlan:
         plan = LinkPlan(instance_id, current=self.snapshot.links.get(instance_id))
         instance = self.snapshot.instances.get(instance_id)
         if instance is None:
-            return self.fail(plan, "instance %s does not exist in this region; check the id and the region" % instance_id)
+            return ended(plan, ERROR, Problem("not_found", "instance %s does not exist in this region; check the id and the region" % instance_id))
         if self.options.state == "absent":
             return self.plan_absent(plan)
         vpc_id, groups, problem = self.desired(instance)
-        plan.vpc_id, plan.groups = vpc_id, groups
-        if problem and vpc_id is None and self.options.groups is None:
-            return self.skip(plan, problem)  # a VPC conflict: the instance cannot be linked, nothing to fix here
+        plan = replace(plan, vpc_id=vpc_id, groups=groups)
+        if problem and problem.code == "vpc_conflict":
+            return ended(plan, SKIPPED, problem)  # the instance cannot be linked, nothing to fix here
         if problem:
-            return self.fail(plan, problem)
+            return ended(plan, ERROR, problem)
         if vpc_id is None:
             return self.plan_stale(plan)
         if len(groups) > MAX_LINK_GROUPS:
-            return self.fail(plan, "instance %s needs %d mirror groups in %s but a ClassicLink takes at most %d; reduce its managed groups"
-                             % (instance_id, len(groups), vpc_id, MAX_LINK_GROUPS))
+            return ended(plan, ERROR, Problem("too_many_groups", (
+                "instance %s needs %d mirror groups in %s but a ClassicLink takes at most %d; reduce its managed groups"
+                % (instance_id, len(groups), vpc_id, MAX_LINK_GROUPS))))
         if not instance.running:
-            return self.skip(plan, "instance is %s; only running instances can be linked" % (instance.state or "not running"))
+            return ended(plan, SKIPPED, Problem("not_running", "instance is %s; only running instances can be linked" % (instance.state or "not running")))
         if not self.snapshot.is_classic(instance.vpc_id):
-            return self.skip(plan, "instance is in %s; ClassicLink links only EC2-Classic instances (see classic_vpc_id)" % instance.vpc_id)
+            return ended(plan, SKIPPED, Problem("not_classic", (
+                "instance is in %s; ClassicLink links only EC2-Classic instances (see classic_vpc_id)" % instance.vpc_id)))
         current = plan.current
         if current and current.vpc_id == vpc_id and current.group_ids == groups:
             return plan
         problem = self.check_vpc(vpc_id)
         if problem:
-            return self.fail(plan, problem)
-        plan.action = RELINKED if current else LINKED
+            return ended(plan, ERROR, problem)
         if current:
-            plan.reason = "link was to %s with %s" % (current.vpc_id, ", ".join(current.group_ids))
-        return plan
+            return replace(plan, action=RELINKED, reason="link was to %s with %s" % (current.vpc_id, ", ".join(current.group_ids)))
+        return replace(plan, action=LINKED)
 
-    def check_vpc(self, vpc_id: str) -> Optional[str]:
+    def check_vpc(self, vpc_id: str) -> Optional[Problem]:
         vpc = self.snapshot.vpcs.get(vpc_id)
         if vpc is None:
-            return "VPC %s does not exist in this region" % vpc_id
+            return Problem("not_found", "VPC %s does not exist in this region" % vpc_id)
         if vpc.classiclink_enabled:
             return None
         if self.options.enable_classiclink:
             if vpc_id not in self.enable_vpcs:
                 self.enable_vpcs.append(vpc_id)
             return None
-        return "ClassicLink is not enabled on VPC %s; enable it (EnableVpcClassicLink) or set enable_classiclink" % vpc_id
+        return Problem("classiclink_disabled", "ClassicLink is not enabled on VPC %s; enable it (EnableVpcClassicLink) or set enable_classiclink" % vpc_id)
 
     def plan_stale(self, plan: LinkPlan) -> LinkPlan:
         current = plan.current
         if current is None:
-            return self.skip(plan, "not a member of any managed security group")
-        plan.vpc_id, plan.groups = current.vpc_id, current.group_ids
+            return ended(plan, SKIPPED, Problem("not_member", "not a member of any managed security group"))
+        plan = replace(plan, vpc_id=current.vpc_id, groups=current.group_ids)
         if self.options.prune:
-            plan.action, plan.reason = UNLINKED, "stale link: the instance is no longer in a managed group mapping to %s" % current.vpc_id
-        else:
-            plan.reason = "stale link to %s kept; set prune to remove it" % current.vpc_id
-        return plan
+            return replace(plan, action=UNLINKED, reason="stale link: the instance is no longer in a managed group mapping to %s" % current.vpc_id)
+        return replace(plan, reason="stale link to %s kept; set prune to remove it" % current.vpc_id, code="stale_link_kept")
 
     def plan_absent(self, plan: LinkPlan) -> LinkPlan:
         current = plan.current
         if current is None or (self.options.vpc_id and current.vpc_id != self.options.vpc_id):
             return plan
-        plan.vpc_id, plan.groups, plan.action = current.vpc_id, current.group_ids, UNLINKED
-        return plan
+        return replace(plan, vpc_id=current.vpc_id, groups=current.group_ids, action=UNLINKED)
 
-    @staticmethod
-    def skip(plan: LinkPlan, reason: str) -> LinkPlan:
-        plan.action, plan.reason = SKIPPED, reason
-        return plan
 
-    @staticmethod
-    def fail(plan: LinkPlan, reason: str) -> LinkPlan:
-        plan.action, plan.reason = ERROR, reason
-        return plan
+def ended(plan: LinkPlan, action: str, problem: Problem) -> LinkPlan:
+    """``plan`` ending in ``action`` (skipped or error) for ``problem``."""
+    return replace(plan, action=action, reason=problem.message, code=problem.code)
 
 
 def plan_links(snapshot: Snapshot, instance_ids: Optional[Sequence[str]], options: LinkOptions,
@@ -224,65 +213,4 @@ def plan_links(snapshot: Snapshot, instance_ids: Optional[Sequence[str]], option
     for instance_id in instance_ids:
         if instance_id not in seen:
             seen.append(instance_id)
-    return LinksPlan([planner.plan(instance_id) for instance_id in seen], planner.enable_vpcs)
-
-
-class LinkExecutor:
-    """Carries out a LinksPlan; per-instance failures land on that instance's plan."""
-
-    def __init__(self, client, concurrency: int = 4):
-        self.client = client
-        self.concurrency = max(1, int(concurrency))
-
-    def detach(self, plan: LinkPlan) -> None:
-        try:
-            call(self.client, "detach_classic_link_vpc", InstanceId=plan.instance_id, VpcId=plan.current.vpc_id)
-        except ClientError as exc:
-            # A resent call whose first answer was lost finds the link already gone.
-            if error_code(exc) != "IncorrectState":
-                raise
-
-    def attach(self, plan: LinkPlan) -> None:
-        try:
-            call(self.client, "attach_classic_link_vpc", InstanceId=plan.instance_id, VpcId=plan.vpc_id, Groups=list(plan.groups))
-        except ClientError as exc:
-            # A resent call whose first answer was lost finds the link made: fine if it is the planned one.
-            if error_code(exc) != "Resource.AlreadyAssociated" or not self.linked_as_planned(plan):
-                raise
-
-    def linked_as_planned(self, plan: LinkPlan) -> bool:
-        found = describe_links(self.client, {"Filters": [{"Name": "instance-id", "Values": [plan.instance_id]}]})
-        return any(
-            item.get("VpcId") == plan.vpc_id and sorted(g["GroupId"] for g in item.get("Groups", [])) == sorted(plan.groups)
-            for item in found
-        )
-
-    def apply_one(self, plan: LinkPlan) -> None:
-        try:
-            if plan.detach and plan.current:
-                self.detach(plan)
-            if plan.attach:
-                self.attach(plan)
-        except (BotoCoreError, ClientError, ResponseParserError) as exc:  # a failed call: AWS, client side, unparsable answer
-            verb = {LINKED: "linking", RELINKED: "relinking", UNLINKED: "unlinking"}[plan.action]
-            plan.reason = "%s instance %s %s %s failed: %s" % (
-                verb, plan.instance_id, "from" if plan.action == UNLINKED else "to", plan.vpc_id, error_text(exc))
-            plan.action = ERROR
-
-    def apply(self, plan: LinksPlan) -> None:
-        for vpc_id in plan.enable_vpcs:
-            call(self.client, "enable_vpc_classic_link", VpcId=vpc_id)
-        run_concurrently([item for item in plan.instances if item.action in MUTATING_ACTIONS], self.apply_one, self.concurrency)
-
-
-def link_result(plan: LinkPlan) -> Dict[str, object]:
-    result: Dict[str, object] = {
-        "instance_id": plan.instance_id,
-        "vpc_id": plan.vpc_id,
-        "groups": list(plan.groups),
-        "action": plan.action,
-        "reason": plan.reason,
-    }
-    if plan.current:
-        result["previous"] = {"vpc_id": plan.current.vpc_id, "groups": list(plan.current.group_ids)}
-    return result
+    return LinksPlan(tuple(planner.plan(instance_id) for instance_id in seen), tuple(planner.enable_vpcs))

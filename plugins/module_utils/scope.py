@@ -1,0 +1,139 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the classiclink.mirror collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The AWS edge: one EC2 client per scope, retried the amazon.aws way.
+
+This is the only file that knows amazon.aws's client, retry, waiter and error
+API. Everything else calls ``scope.call("operation", ...)``,
+``scope.paginate(...)`` and reads failures through :func:`problem_of`.
+
+Retries, one layer: the client is made with ``module.client(...,
+retry_decorator=...)`` and every call passes ``aws_retry=True``. The decorator
+is amazon.aws's ``AWSRetry.jittered_backoff`` with one addition, measured in
+the fault suite: an answer botocore cannot parse (an HTML 500 from a proxy or
+an overloaded endpoint) is retried like a throttle. Calls that name a group
+this run created also retry ``InvalidGroup.NotFound`` for a bounded time:
+EC2 is eventually consistent, and a new group can be unknown to other calls
+for a few seconds after ``CreateSecurityGroup`` answered.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable, List, Optional
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+    from botocore.parsers import ResponseParserError
+except ImportError:  # pragma: no cover - AnsibleAWSModule reports the missing library
+    BotoCoreError = ClientError = ResponseParserError = WaiterError = Exception  # type: ignore[misc,assignment]
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.waiters import get_waiter
+
+from ansible_collections.classiclink.mirror.plugins.module_utils.model import Problem
+
+DEFAULT_CONCURRENCY = 8
+GROUP_NOT_FOUND = "InvalidGroup.NotFound"
+UNPARSABLE = "ResponseParserError"  # the pseudo error code of an answer botocore cannot parse
+# Any failure of an EC2 call: AWS's answer, botocore's own, or an answer that cannot be parsed.
+AWS_FAILURES = (BotoCoreError, ClientError, ResponseParserError)
+# How long a call naming a group created by this run may see it as unknown (EC2 eventual
+# consistency): 6 jittered retries from 1 s, at most 8 s apart, about 25 s at worst.
+FRESH_RETRIES = dict(retries=7, delay=1, max_delay=8, catch_extra_error_codes=[GROUP_NOT_FOUND])
+THROTTLE_RETRIES = dict(retries=10, delay=1, max_delay=30)
+
+
+class EC2Retry(AWSRetry):
+    """AWSRetry that also retries an answer botocore could not parse."""
+
+    base_class = (ClientError, ResponseParserError)
+
+    @staticmethod
+    def status_code_from_exception(error):
+        if isinstance(error, ResponseParserError):
+            return UNPARSABLE
+        return AWSRetry.status_code_from_exception(error)
+
+    @staticmethod
+    def found(response_code, catch_extra_error_codes=None):
+        return response_code == UNPARSABLE or AWSRetry.found(response_code, catch_extra_error_codes)
+
+
+def aws_code(exc: BaseException) -> Optional[str]:
+    """EC2's error code of a failed call (None for client-side failures)."""
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code")
+    return None
+
+
+def is_code(exc: BaseException, *codes: str) -> bool:
+    return isinstance(exc, is_boto3_error_code(list(codes), exc))
+
+
+def error_text(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return "%s: %s" % (error.get("Code", "Error"), error.get("Message", ""))
+    return str(exc)
+
+
+def problem_of(exc: BaseException, what: str) -> Problem:
+    """A failed call -> Problem (code ``not_found`` for a group that is gone, else ``aws_error``)."""
+    code = "not_found" if is_code(exc, GROUP_NOT_FOUND) else "aws_error"
+    return Problem(code, "%s failed: %s" % (what, error_text(exc)), aws_code(exc))
+
+
+class Scope:
+    """One (account, region): its EC2 client and the retry policy of every call."""
+
+    def __init__(self, client, region: Optional[str] = None):
+        self.client = client  # made with retry_decorator: calls take aws_retry=True
+        self.region = region
+        self._fresh_retry = EC2Retry.jittered_backoff(**FRESH_RETRIES)
+
+    @classmethod
+    def of_module(cls, module) -> "Scope":
+        client = module.client("ec2", retry_decorator=EC2Retry.jittered_backoff(**THROTTLE_RETRIES))
+        return cls(client, module.region)
+
+    def call(self, operation: str, fresh: bool = False, **params):
+        """One EC2 call, retried on throttling; ``fresh``: it names a group this run created,
+        so ``InvalidGroup.NotFound`` is retried too (bounded) instead of failing."""
+        if fresh:  # one retry layer: the unwrapped method under the fresh-group policy
+            raw = getattr(self.client, "client", self.client)
+            return self._fresh_retry(getattr(raw, operation))(**params)
+        return getattr(self.client, operation)(aws_retry=True, **params)
+
+    def paginate(self, operation: str, key: str, **params) -> List[dict]:
+        """All pages of one describe, retried as a whole (paginators bypass the client's retry wrapper)."""
+
+        @EC2Retry.jittered_backoff(**THROTTLE_RETRIES)
+        def all_pages():
+            return self.client.get_paginator(operation).paginate(**params).build_full_result()
+
+        return all_pages().get(key, [])
+
+    def wait_for_groups(self, group_ids: List[str], delay: float = 1, max_attempts: int = 30) -> bool:
+        """amazon.aws's ``security_group_exists`` waiter over groups this run created; False if it gave up."""
+        if not group_ids:
+            return True
+        try:
+            get_waiter(self.client, "security_group_exists").wait(
+                GroupIds=list(group_ids), WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts})
+        except (WaiterError,) + AWS_FAILURES:
+            return False
+        return True
+
+
+def run_concurrently(items: Iterable, work: Callable, concurrency: int) -> None:
+    """``work(item)`` for each item, at most ``concurrency`` at a time; ``work`` handles its own errors."""
+    items = list(items)
+    if concurrency <= 1 or len(items) < 2:
+        for item in items:
+            work(item)
+        return
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(items))) as pool:
+        list(pool.map(work, items))
