@@ -164,14 +164,14 @@ class GroupExecutor:
     def tag(self, resource_id: str, change: TagChange) -> None:
         fresh = resource_id in self.fresh
         values = {key: self.outcome.resolve(value) for key, value in change.set.items()}
-        for operation, tags in (("create_tags", ansible_dict_to_boto3_tag_list(values)), ("delete_tags", [{"Key": key} for key in change.unset])):
-            if not tags:
-                continue
-            try:
-                self.scope.call(operation, fresh=fresh, Resources=[resource_id], Tags=tags)
-            except AWS_FAILURES:
-                if not self.tags_as_planned(resource_id, values if operation == "create_tags" else {}, change.unset if operation == "delete_tags" else ()):
-                    raise
+        try:
+            if values:
+                self.scope.call("create_tags", fresh=fresh, Resources=[resource_id], Tags=ansible_dict_to_boto3_tag_list(values))
+            if change.unset:
+                self.scope.call("delete_tags", fresh=fresh, Resources=[resource_id], Tags=[{"Key": key} for key in change.unset])
+        except AWS_FAILURES:
+            if not self.tags_as_planned(resource_id, values, change.unset):
+                raise
 
     def tags_as_planned(self, group_id: str, wanted: Dict[str, str], gone: Sequence[str]) -> bool:
         group = self.read_group(group_id)

@@ -37,9 +37,14 @@ LINK_TAG = "classiclinkmirror:linkToVPC"
 GUIDE_LINK_TAG = "classicmirror:linkToVPC"
 # Executor.rules (plugins/module_utils/apply.py) builds these names from verb and direction.
 DYNAMIC_OPERATIONS = {
-    '"%s_security_group_%s"': {f"{verb}_security_group_{d}" for verb in ("authorize", "revoke") for d in ("ingress", "egress")},
-    '"update_security_group_rule_descriptions"': {f"update_security_group_rule_descriptions_{d}" for d in ("ingress", "egress")},
+    '"authorize_security_group_%s"': {f"authorize_security_group_{d}" for d in ("ingress", "egress")},
+    '"revoke_security_group_%s"': {f"revoke_security_group_{d}" for d in ("ingress", "egress")},
+    '"update_security_group_rule_descriptions_%s"': {f"update_security_group_rule_descriptions_{d}" for d in ("ingress", "egress")},
 }
+# Calls made by name through the AWS edge (scope.py): ``scope.call("op", ...)``, ``scope.paginate("op", ...)``.
+EDGE_CALLS = ("call", "paginate")
+# The waiter ``security_group_exists`` (scope.wait_for_groups) calls DescribeSecurityGroups.
+WAITER_OPERATIONS = {"security_group_exists": "describe_security_groups"}
 
 
 def load_policy() -> dict:
@@ -61,7 +66,7 @@ def policy_actions(policy: dict) -> set[str]:
 def code_operations() -> set[str]:
     """EC2 operations (CamelCase) the collection's Python calls, found in the syntax tree.
 
-    ``call(client, "op", ...)`` and ``_paginate(client, "op", ...)`` name them as strings;
+    ``scope.call("op", ...)`` and ``scope.paginate("op", ...)`` name them as strings, waiters by name;
     ``client.op`` / ``self.client.op`` as attributes; the rule calls are built from format
     strings (DYNAMIC_OPERATIONS) whose presence is checked so a change there is noticed.
     """
@@ -71,16 +76,18 @@ def code_operations() -> set[str]:
     for path in sources:
         text = path.read_text()
         for node in ast.walk(ast.parse(text)):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("call", "_paginate"):
-                if len(node.args) > 1 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
-                    found.add(node.args[1].value)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in EDGE_CALLS:
+                if node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+                    found.add(node.args[0].value)
+            if isinstance(node, ast.Constant) and node.value in WAITER_OPERATIONS:
+                found.add(WAITER_OPERATIONS[node.value])
             if isinstance(node, ast.Attribute) and node.attr in ec2_ops:
                 base = node.value
                 if (isinstance(base, ast.Name) and base.id == "client") or (isinstance(base, ast.Attribute) and base.attr == "client"):
                     found.add(node.attr)
-    apply_py = (REPO_ROOT / "plugins" / "module_utils" / "apply.py").read_text()
+    apply_py = (REPO_ROOT / "plugins" / "module_utils" / "apply_groups.py").read_text()
     for marker, names in DYNAMIC_OPERATIONS.items():
-        assert marker in apply_py, f"apply.py no longer builds operation names from {marker}: update DYNAMIC_OPERATIONS"
+        assert marker in apply_py, f"apply_groups.py no longer builds operation names from {marker}: update DYNAMIC_OPERATIONS"
         found |= names
     unknown = found - set(ec2_ops)
     assert not unknown, f"not EC2 operations: {unknown}"
