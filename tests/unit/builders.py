@@ -127,6 +127,18 @@ def snapshot(*groups, vpcs=(VPC1, VPC2, LEGACY_VPC), defaults=True, classic_vpc_
     return snap
 
 
+def linked_snapshot(*groups, instances=(), links=(), classiclink=True) -> Snapshot:
+    """snapshot(*groups) with ``instances`` and ClassicLink ``links``; every VPC's ClassicLink flag set to ``classiclink``."""
+    snap = snapshot(*groups)
+    for vid in list(snap.vpcs):
+        snap.vpcs[vid] = Vpc(vid, classiclink_enabled=classiclink)
+    for item in instances:
+        snap.instances[item.id] = item
+    for link in links:
+        snap.links[link.instance_id] = link
+    return snap
+
+
 def plan(snap: Snapshot, *refs, **options) -> Plan:
     return plan_pairs(snap, list(refs), MirrorOptions(**options))
 

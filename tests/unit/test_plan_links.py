@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from ansible_collections.classiclink.mirror.plugins.module_utils.model import CODES, Instance, Link, Vpc
+from ansible_collections.classiclink.mirror.plugins.module_utils.model import CODES, Instance, Link
 from ansible_collections.classiclink.mirror.plugins.module_utils.plan_links import (
     ERROR,
     LINKED,
@@ -20,7 +20,7 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.plan_links impo
 )
 from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import placeholder
 
-from .builders import VPC1, VPC2, mirror, snapshot, source
+from .builders import VPC1, VPC2, linked_snapshot, mirror, source
 
 WEB = source("sg-a0000001", "web")
 APP = source("sg-a0000002", "app")
@@ -30,14 +30,7 @@ APP_M = mirror("sg-b0000002", APP)
 
 
 def world(*instances, links=(), classiclink=True, groups=(WEB, APP, OTHER, WEB_M, APP_M)):
-    snap = snapshot(*groups)
-    for vid in list(snap.vpcs):
-        snap.vpcs[vid] = Vpc(vid, classiclink_enabled=classiclink)
-    for item in instances:
-        snap.instances[item.id] = item
-    for link in links:
-        snap.links[link.instance_id] = link
-    return snap
+    return linked_snapshot(*groups, instances=instances, links=links, classiclink=classiclink)
 
 
 def classic(iid, *group_ids, state="running", vpc_id=None):
