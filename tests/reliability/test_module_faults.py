@@ -1,15 +1,15 @@
 """The modules under injected faults, one module run at a time (run_module through the fault proxy).
 
 The interesting fault is the lost answer (``drop_after``): the call was executed
-by EC2 but the client never heard back, so botocore sends it again.  For the
-non-idempotent calls the executor must recognise its own earlier success:
+by EC2 but the client never heard back, so botocore sends it again, and the
+resent call fails.  The executor judges it by re-reading the resource:
 
-* CreateSecurityGroup retried -> ``InvalidGroup.Duplicate``: adopt the group only
-  if it carries this source's mirroredFrom tag (tagged at create);
-* Authorize retried -> ``InvalidPermission.Duplicate`` and Revoke retried ->
-  ``InvalidPermission.NotFound``: redo one rule at a time, skipping those done;
-* AttachClassicLinkVpc / DetachClassicLinkVpc retried -> the link is already
-  there / already gone.
+* CreateSecurityGroup retried -> ``InvalidGroup.Duplicate``: it takes the group
+  only if it carries this source's mirroredFrom tag (tagged at create);
+* Authorize / Revoke retried -> it re-reads the mirror's rules and sends only
+  what is still missing (nothing, here);
+* AttachClassicLinkVpc / DetachClassicLinkVpc retried -> it re-reads the link:
+  already as planned / already gone.
 
 Every test checks the server side: each source has exactly one mirror, rules
 are exactly the source's, and a fault-free rerun makes zero mutating calls.
