@@ -6,8 +6,9 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
+from ansible_collections.classiclink.mirror.plugins.module_utils.guardrails import Guardrail
 from ansible_collections.classiclink.mirror.plugins.module_utils.model import RULE_CHANGES, Snapshot
 from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import MirrorOptions, declared_sources, find_orphans
 from ansible_collections.classiclink.mirror.plugins.module_utils.plan_groups import plan_pairs
@@ -25,13 +26,13 @@ def _drift(entry: dict) -> dict:
 
 
 def audit(snapshot: Snapshot, link_tag_keys: Sequence[str], vpc_ids: Optional[Sequence[str]] = None,
-          prune: bool = False, with_instances: bool = True) -> Dict[str, object]:
+          prune: bool = False, with_instances: bool = True, guardrails: Tuple[Guardrail, ...] = ()) -> Dict[str, object]:
     """Sources, pairs (with drift), orphans, instances, and whether anything drifted."""
     in_scope = (lambda vpc: vpc in vpc_ids) if vpc_ids else (lambda vpc: True)
     declared = [(group, read_link_tag(group.tags, link_tag_keys, group.label))
                 for group in declared_sources(snapshot, link_tag_keys, vpc_ids)]
 
-    plan = plan_pairs(snapshot, [group.id for group, _link in declared], MirrorOptions(link_tag_keys=tuple(link_tag_keys)))
+    plan = plan_pairs(snapshot, [group.id for group, _link in declared], MirrorOptions(link_tag_keys=tuple(link_tag_keys), guardrails=guardrails))
     by_source = {pair.source_id: pair for pair in plan.pairs if pair.source is not None and not pair.referenced_only}
     sources: List[dict] = []
     pairs: List[dict] = []
@@ -57,6 +58,7 @@ def audit(snapshot: Snapshot, link_tag_keys: Sequence[str], vpc_ids: Optional[Se
             "in_sync": not pair.changed and not pair.error,
             "drift": _drift(entry),
             "skipped_references": entry["skipped_references"],
+            "withheld_rules": entry["withheld_rules"],
             "error": pair.error,
             "code": pair.code,
         })

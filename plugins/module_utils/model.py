@@ -47,6 +47,7 @@ CODES: Dict[str, str] = {
     "quota": "the mirror would exceed the rules quota",
     "dependency_failed": "a mirror this pair refers to could not be created",
     "in_use": "a mirror to delete is still in use",
+    "guardrail": "a source rule matches a guardrail (withheld from the mirror, or the pair failed)",
     "aws_error": "an EC2 call failed (aws_code has EC2's error code)",
     # why an instance was skipped or failed (instances[].code)
     "vpc_conflict": "the instance's managed groups map to more than one VPC",

@@ -23,6 +23,7 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
     RuleDiff,
     RuleSet,
 )
+from ansible_collections.classiclink.mirror.plugins.module_utils.guardrails import Guardrail
 from ansible_collections.classiclink.mirror.plugins.module_utils.model import (
     RETARGETED,
     SOURCE_GONE,
@@ -109,6 +110,7 @@ class MirrorOptions:
     vpc_id: Optional[str] = None  # overrides (and rewrites) the sources' link tags
     prune: bool = False  # also delete orphan mirrors
     prune_vpc_ids: Optional[Tuple[str, ...]] = None  # ... only in these VPCs
+    guardrails: Tuple[Guardrail, ...] = ()  # rule patterns not carried into mirrors (guardrails.py)
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,7 @@ class PairPlan:
     before: RuleSet = field(default_factory=dict)
     after: RuleSet = field(default_factory=dict)
     skipped_references: Tuple[dict, ...] = ()  # each with ``reason`` and its ``code``
+    withheld_rules: Tuple[dict, ...] = ()  # source rules a guardrail keeps out of the mirror
     warnings: Tuple[str, ...] = ()
     error: Optional[str] = None  # why the pair cannot be planned ...
     code: Optional[str] = None  # ... as a code of model.CODES

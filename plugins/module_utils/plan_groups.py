@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from ansible_collections.classiclink.mirror.plugins.module_utils.guardrails import FAIL, GUARDRAIL, WITHHOLD, first_match
 from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import (
     CLASSIC_ELB_OWNER,
     DEFAULT_GROUP_NAME,
@@ -43,6 +44,7 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
     diff_rules,
     in_direction,
     quota_count,
+    rule_text,
 )
 from ansible_collections.classiclink.mirror.plugins.module_utils.model import Problem, SecurityGroup, Snapshot
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import (
@@ -241,9 +243,17 @@ class _Planner:
         directions = DIRECTIONS if mirror_egress else DIRECTIONS[:1]
         current = dict(pair.mirror.rules) if pair.mirror else dict(NEW_GROUP_RULES)
         desired_all, skipped = self.translate(pair, {r: d for r, d in source.rules.items() if r.direction in directions})
+        desired_all, withheld, violations = self.apply_guardrails(source, desired_all)
+        if violations:
+            return self.keep(failed(replace(pair, skipped_references=skipped, withheld_rules=withheld), Problem(GUARDRAIL, (
+                "security group %s has rules that a guardrail with action fail forbids (%s); nothing was changed for it: "
+                "remove the rules from the source, or change the guardrail" % (source.label, "; ".join(violations))))))
+        withhold = [guardrail for guardrail in options.guardrails if guardrail.action == WITHHOLD]
         managed_ids = self.mirror_ids
 
         def keep(rule: Rule) -> bool:
+            if withhold and first_match(withhold, rule):
+                return False  # a withheld rule found on the mirror is revoked, whatever purge_rules says
             if not options.purge_rules:
                 return True
             if rule.kind == GROUP:
@@ -266,7 +276,28 @@ class _Planner:
             diffs[direction] = diff
             after = {r: d for r, d in after.items() if r.direction != direction}
             after.update(final)
-        return self.keep(replace(pair, before=current, after=after, rules=diffs, skipped_references=skipped))
+        return self.keep(replace(pair, before=current, after=after, rules=diffs, skipped_references=skipped, withheld_rules=withheld))
+
+    def apply_guardrails(self, source: SecurityGroup, desired: RuleSet) -> Tuple[RuleSet, Tuple[dict, ...], List[str]]:
+        """(desired rules a guardrail lets through, withheld rules, violations of ``fail`` guardrails)."""
+        if not self.options.guardrails:
+            return desired, (), []
+        kept: RuleSet = {}
+        withheld: List[dict] = []
+        violations: List[str] = []
+        for rule in sorted(desired, key=Rule.sort_key):
+            guardrail = first_match(self.options.guardrails, rule)
+            if guardrail is None:
+                kept[rule] = desired[rule]
+                continue
+            entry = describe_rule(rule, desired[rule])
+            if guardrail.action == FAIL:
+                violations.append("%s matches %s" % (rule_text(rule), guardrail.text()))
+                continue
+            entry.update(pattern=guardrail.describe(), code=GUARDRAIL,
+                         reason="matches guardrail %s: not mirrored, and revoked from the mirror" % guardrail.text())
+            withheld.append(entry)
+        return kept, tuple(withheld), violations
 
     def plan_absent(self, ref: str, source: Optional[SecurityGroup]) -> PairPlan:
         source_id = source.id if source else ref

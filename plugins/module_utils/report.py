@@ -68,6 +68,7 @@ def pair_result(pair: PairPlan, failed: Optional[Problem] = None, ids: Optional[
         "orphan": pair.orphan,
         "changed": pair.changed and problem is None,
         "skipped_references": [dict(entry) for entry in pair.skipped_references],
+        "withheld_rules": [dict(entry) for entry in pair.withheld_rules],
         "warnings": list(pair.warnings),
         "error": problem.message if problem else None,
         "code": problem.code if problem else None,
