@@ -6,15 +6,19 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple
+from dataclasses import replace
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.guardrails import Guardrail
-from ansible_collections.classiclink.mirror.plugins.module_utils.model import RULE_CHANGES, Snapshot
+from ansible_collections.classiclink.mirror.plugins.module_utils.model import RULE_CHANGES, SecurityGroup, Snapshot
 from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import MirrorOptions, declared_sources, find_orphans
 from ansible_collections.classiclink.mirror.plugins.module_utils.plan_groups import plan_pairs
 from ansible_collections.classiclink.mirror.plugins.module_utils.plan_links import MUTATING_ACTIONS, LinkOptions, plan_links
 from ansible_collections.classiclink.mirror.plugins.module_utils.report import link_result, orphan_results, pair_result
+from ansible_collections.classiclink.mirror.plugins.module_utils.rules import GROUP
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import read_link_tag
+
+SELF = "self"  # a source's reference to itself, in the canonical form that compares sources
 
 
 def _drift(entry: dict) -> dict:
@@ -26,8 +30,10 @@ def _drift(entry: dict) -> dict:
 
 
 def audit(snapshot: Snapshot, link_tag_keys: Sequence[str], vpc_ids: Optional[Sequence[str]] = None,
-          prune: bool = False, with_instances: bool = True, guardrails: Tuple[Guardrail, ...] = ()) -> Dict[str, object]:
-    """Sources, pairs (with drift), orphans, instances, and whether anything drifted."""
+          prune: bool = False, with_instances: bool = True, guardrails: Tuple[Guardrail, ...] = (),
+          interface_groups: Optional[Set[str]] = None) -> Dict[str, object]:
+    """Sources, pairs (with drift), orphans, instances, and whether anything drifted; with
+    ``interface_groups`` (the groups network interfaces carry) also which mirrors are in use."""
     in_scope = (lambda vpc: vpc in vpc_ids) if vpc_ids else (lambda vpc: True)
     declared = [(group, read_link_tag(group.tags, link_tag_keys, group.label))
                 for group in declared_sources(snapshot, link_tag_keys, vpc_ids)]
@@ -64,6 +70,12 @@ def audit(snapshot: Snapshot, link_tag_keys: Sequence[str], vpc_ids: Optional[Se
         })
 
     orphans = orphan_results(find_orphans(snapshot, link_tag_keys, vpc_ids))
+    usage = {}
+    if interface_groups is not None:
+        existing = [pair["mirror_group_id"] for pair in pairs if pair["mirror_group_id"] in snapshot.groups]
+        usage = mirror_usage(snapshot, existing, interface_groups)
+        for pair in pairs:
+            pair["mirror_in_use"] = usage.get(pair["mirror_group_id"])
 
     instances: List[dict] = []
     if with_instances and not snapshot.links_error:
@@ -92,4 +104,38 @@ def audit(snapshot: Snapshot, link_tag_keys: Sequence[str], vpc_ids: Optional[Se
         "orphans": orphans,
         "instances": instances,
         "links_error": snapshot.links_error,
+        "unused_mirrors": [usage_entry(snapshot.groups[mirror_id]) for mirror_id, used in sorted(usage.items()) if not used],
+        "mirrors_in_use": sum(1 for used in usage.values() if used),
+        "mirrors_total": len(usage),
+        "redundant_sources": redundant_sources([group for group, _link in declared]),
     }
+
+
+def usage_entry(mirror: SecurityGroup) -> dict:
+    return {"group_id": mirror.id, "group_name": mirror.name, "vpc_id": mirror.vpc_id, "mirrored_from": mirror.mirrored_from}
+
+
+def mirror_usage(snapshot: Snapshot, mirror_ids: Sequence[str], interface_groups: Set[str]) -> Dict[str, bool]:
+    """Mirror id -> whether anything uses it: a network interface carries it (``interface_groups``,
+    from DescribeNetworkInterfaces), another group's rule refers to it, or a ClassicLink holds it."""
+    referenced = set()
+    for group in snapshot.groups.values():
+        for rule in group.rules:
+            if rule.kind == GROUP and rule.target != group.id:
+                referenced.add(rule.target)
+    linked = set(group_id for link in snapshot.links.values() for group_id in link.group_ids)
+    used = interface_groups | referenced | linked
+    return {mirror_id: mirror_id in used for mirror_id in mirror_ids}
+
+
+def redundant_sources(sources: Sequence[SecurityGroup]) -> List[List[str]]:
+    """Groups of source ids with identical rules (canonical form, descriptions aside, a self
+    reference counted as such) within one VPC: candidates to consolidate before mirroring."""
+    by_rules: Dict[Tuple, List[str]] = {}
+    for source in sources:
+        canonical = frozenset(
+            replace(rule, target=SELF, user_id=None) if rule.kind == GROUP and rule.target == source.id else rule
+            for rule in source.rules
+        )
+        by_rules.setdefault((source.vpc_id or "", canonical), []).append(source.id)
+    return sorted(sorted(ids) for ids in by_rules.values() if len(ids) > 1)

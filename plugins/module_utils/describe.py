@@ -158,3 +158,20 @@ def _load_instances(scope: Scope, snapshot: Snapshot, instance_ids: Optional[Seq
 
 def describe_links(scope: Scope, params: Mapping) -> list:
     return scope.paginate("describe_classic_link_instances", "Instances", **params)
+
+
+# DescribeNetworkInterfaces takes at most 200 values in one filter.
+INTERFACE_FILTER_BATCH = 200
+
+
+def interface_groups(scope: Scope, group_ids: Sequence[str]) -> set:
+    """The groups among ``group_ids`` that some network interface carries (instances, load
+    balancers, ...): one paginated DescribeNetworkInterfaces per 200 groups."""
+    ids = sorted(set(group_ids))
+    carried = set()
+    for start in range(0, len(ids), INTERFACE_FILTER_BATCH):
+        batch = ids[start:start + INTERFACE_FILTER_BATCH]
+        for interface in scope.paginate("describe_network_interfaces", "NetworkInterfaces",
+                                        Filters=[{"Name": "group-id", "Values": batch}]):
+            carried.update(group["GroupId"] for group in interface.get("Groups", []))
+    return carried.intersection(ids)
