@@ -5,11 +5,13 @@
 """Guardrails: rule patterns that a migration does not carry into the target VPC. Pure.
 
 A pattern names a protocol, a port range and a network; an ingress rule of a
-source matches when it could let that traffic in: its protocol is the
-pattern's (or either side is ``all``), its port range overlaps the pattern's
-(tcp and udp only), and its CIDR overlaps the pattern's network (so
-``0.0.0.0/0`` catches every IPv4 range, and a ``/32`` inside
-``203.0.113.0/24`` matches that pattern). Group and prefix-list references are
+source matches when it lets all of that traffic in from part of that network:
+its protocol is the pattern's or ``all``, its port range covers the pattern's
+(tcp and udp), and its CIDR overlaps the pattern's network (so ``0.0.0.0/0``
+catches every IPv4 range, and a ``/32`` inside ``203.0.113.0/24`` matches that
+pattern). So "tcp 22 from 0.0.0.0/0" catches an all-traffic rule from
+192.0.2.0/24, and "all from 0.0.0.0/0" catches all-traffic rules only, not a
+web server's tcp 443. Group and prefix-list references are
 never matched. Egress rules are not matched either: every VPC group allows all
 egress by default.
 
@@ -61,10 +63,10 @@ class Guardrail:
     def matches(self, rule: Rule) -> bool:
         if rule.direction != INGRESS or rule.kind not in (CIDR_IP, CIDR_IPV6):
             return False
-        if ALL_PROTOCOLS not in (self.protocol, rule.protocol) and self.protocol != rule.protocol:
-            return False
-        if rule.protocol in PORTED_PROTOCOLS and self.protocol != ALL_PROTOCOLS:
-            if rule.to_port < self.from_port or rule.from_port > self.to_port:
+        if rule.protocol != ALL_PROTOCOLS:
+            if rule.protocol != self.protocol:
+                return False  # covers neither all protocols nor the pattern's
+            if rule.protocol in PORTED_PROTOCOLS and not rule.from_port <= self.from_port <= self.to_port <= rule.to_port:
                 return False
         network = ipaddress.ip_network(rule.target)
         pattern = ipaddress.ip_network(self.network)

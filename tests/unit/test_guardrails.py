@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.guardrails import parse_guardrails
-from ansible_collections.classiclink.mirror.plugins.module_utils.rules import CIDR_IP, INGRESS, Rule
+from ansible_collections.classiclink.mirror.plugins.module_utils.rules import CIDR_IP, CIDR_IPV6, INGRESS, Rule
 
 from .builders import ALLOW_ALL_EGRESS, TO, cidr, cidr6, mirror, only_pair, plan, ref, rules, snapshot, source
 
@@ -27,6 +27,7 @@ def matches(entry, rule):
 @pytest.mark.parametrize("rule, expected", [
     (cidr(22, "0.0.0.0/0"), True),
     (cidr(22, "10.0.0.0/8"), True),  # overlaps 0.0.0.0/0
+    (Rule(INGRESS, "tcp", 23, 30, CIDR_IP, "0.0.0.0/0"), False),  # does not let ssh in
     (cidr(80, "0.0.0.0/0"), False),  # other port
     (Rule(INGRESS, "tcp", 20, 30, CIDR_IP, "0.0.0.0/0"), True),  # range covering 22
     (Rule(INGRESS, "-1", None, None, CIDR_IP, "192.0.2.0/24"), True),  # all traffic includes ssh
@@ -43,7 +44,15 @@ def test_cidr_overlap_works_both_ways_and_for_ipv6():
     narrow = {"protocol": "tcp", "ports": "22", "cidr": "203.0.113.0/24"}
     assert matches(narrow, cidr(22, "203.0.113.7/32")) and matches(narrow, cidr(22, "0.0.0.0/0"))
     assert not matches(narrow, cidr(22, "198.51.100.0/24"))
-    assert matches({"protocol": "all", "cidr": "::/0"}, cidr6(443, "2001:db8::/32"))
+    assert matches({"protocol": "all", "cidr": "::/0"}, Rule(INGRESS, "-1", None, None, CIDR_IPV6, "2001:db8::/32"))
+
+
+def test_an_all_traffic_pattern_catches_all_traffic_rules_only():
+    anything = {"protocol": "all", "cidr": "0.0.0.0/0"}
+    assert matches(anything, Rule(INGRESS, "-1", None, None, CIDR_IP, "0.0.0.0/0"))
+    assert not matches(anything, cidr(443, "0.0.0.0/0"))
+    every_tcp_port = {"protocol": "tcp", "ports": "0-65535", "cidr": "0.0.0.0/0"}
+    assert matches(every_tcp_port, Rule(INGRESS, "tcp", 0, 65535, CIDR_IP, "0.0.0.0/0")) and not matches(every_tcp_port, cidr(443, "0.0.0.0/0"))
 
 
 @pytest.mark.parametrize("entry, words", [
