@@ -21,6 +21,14 @@ description:
     example the describes were refused); its C(msg) is listed among the errors.
   - Registered with C(failed_when=false), a failed call still carries its per-pair and per-instance errors; that is how the
     role goes on after a failed pair and fails the host at the end.
+  - Rule changes are read with the collection's one rule-change vocabulary, V(authorize), V(revoke) and V(update) (the same
+    in all three modules, the audit and this filter), the keys of
+    RV(classiclink.mirror.classiclink_mirror_group#module:groups[].ingress) and
+    RV(classiclink.mirror.classiclink_mirror_group#module:groups[].egress). The same words key the audit's
+    RV(classiclink.mirror.classiclink_mirror_info#module:pairs[].drift); they are counted as RV(_value.rules_added),
+    RV(_value.rules_revoked) and RV(_value.rules_updated).
+  - VPC conflicts are counted by reason code (V(vpc_conflict) in
+    RV(classiclink.mirror.classiclink_instance_link#module:instances[].code)), not by the wording of the reason.
 positional: _input, links, pruned
 options:
   _input:
@@ -60,69 +68,122 @@ RETURN = r"""
 _value:
   description: The counts, the failures, and the text.
   type: dict
+  sample:
+    changed: true
+    groups_created: 1
+    groups_updated: 1
+    groups_unchanged: 4
+    groups_deleted: 0
+    groups_failed: 0
+    rules_added: 2
+    rules_revoked: 1
+    rules_updated: 0
+    skipped_references: 1
+    links_made: 1
+    links_changed: 0
+    links_removed: 0
+    links_unchanged: 3
+    instances_skipped: 1
+    conflicts: 0
+    classiclink_enabled: 0
+    orphans_kept: 0
+    errors: []
+    lines:
+      - "mirrors: 1 created, 1 updated, 4 unchanged, 0 deleted, 0 failed"
+      - "rules: 2 added, 1 revoked, 0 descriptions updated"
+      - "links: 1 made, 0 changed, 0 removed, 3 unchanged, 1 instances skipped (0 VPC conflicts)"
+      - "web (sg-0123456789abcdef0) -> vpc-0a1b2c3d4e5f60718: tcp 5432 from sg-0aaaaaaaaaaaaaaaa not mirrored: group sg-0aaaaaaaaaaaaaaaa
+        is not managed by classiclink.mirror (no link tag); tag it to mirror the reference"
+      - "failures: none"
   contains:
     changed:
       description: Whether any of the calls changed (or in check mode would change) something.
       type: bool
+      sample: true
     groups_created:
       description: Mirrors created (including mirrors created empty because another mirror refers to them).
       type: int
+      sample: 1
     groups_updated:
       description: Existing mirrors whose rules or tags changed.
       type: int
+      sample: 1
     groups_unchanged:
       description: Mirrors already in sync.
       type: int
+      sample: 4
     groups_deleted:
       description: Mirrors deleted (orphans, and mirrors removed with O(classiclink.mirror.classiclink_mirror_group#module:state=absent)).
       type: int
+      sample: 0
     groups_failed:
       description: Pairs and orphans that failed.
       type: int
+      sample: 0
     rules_added:
-      description: Rules authorized on mirrors, ingress and egress.
+      description: Rules authorized on mirrors, ingress and egress (the V(authorize) lists of the pairs' rule changes).
       type: int
+      sample: 2
     rules_revoked:
-      description: Rules revoked from mirrors.
+      description: Rules revoked from mirrors (the V(revoke) lists).
       type: int
+      sample: 1
     rules_updated:
-      description: Rules whose description was updated.
+      description: Rules whose description was updated (the V(update) lists).
       type: int
+      sample: 0
     skipped_references:
       description: Source rules that refer to groups that cannot be translated, so they are not on the mirror.
       type: int
+      sample: 1
     links_made:
       description: Instances linked.
       type: int
+      sample: 1
     links_changed:
       description: Instances detached and linked again with other groups or to another VPC.
       type: int
+      sample: 0
     links_removed:
       description: Links removed (stale links, with pruning on).
       type: int
+      sample: 0
     links_unchanged:
       description: Instances whose link was already right.
       type: int
+      sample: 3
     instances_skipped:
       description: Instances that were not linked (not running, no managed group, conflicting VPCs...).
       type: int
+      sample: 1
     conflicts:
-      description: Skipped instances whose managed groups point at more than one VPC.
+      description: Skipped instances whose managed groups point at more than one VPC (code V(vpc_conflict)).
       type: int
+      sample: 0
     classiclink_enabled:
       description: VPCs on which ClassicLink was enabled.
       type: int
+      sample: 0
     orphans_kept:
       description: Orphan mirrors reported by the mirror call (RV(classiclink.mirror.classiclink_mirror_group#module:orphans)) that were not deleted.
       type: int
+      sample: 0
     errors:
       description: One line per failed pair, orphan, instance, or failed call.
       type: list
       elements: str
+      sample: []
     lines:
       description: A short text for a person, one line per list element.
       type: list
       elements: str
+      sample:
+        - "mirrors: 1 created, 1 updated, 4 unchanged, 0 deleted, 0 failed"
+        - "rules: 2 added, 1 revoked, 0 descriptions updated"
+        - "links: 1 made, 0 changed, 0 removed, 3 unchanged, 1 instances skipped (0 VPC conflicts)"
+        - "web (sg-0123456789abcdef0) -> vpc-0a1b2c3d4e5f60718: tcp 5432 from sg-0aaaaaaaaaaaaaaaa not mirrored: group sg-0aaaaaaaaaaaaaaaa
+          is not managed by classiclink.mirror (no link tag); tag it to mirror the reference"
+        - "failures: none"
 """
 
 import typing as t

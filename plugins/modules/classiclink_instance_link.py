@@ -115,41 +115,126 @@ EXAMPLES = r"""
   classiclink.mirror.classiclink_instance_link:
     instance_ids: [i-0123456789abcdef0]
     state: absent
+
+- name: Link every member instance, then list those whose managed groups point at several VPCs
+  classiclink.mirror.classiclink_instance_link:
+  register: links
+
+- name: Show the VPC conflicts
+  ansible.builtin.debug:
+    msg: "{{ links.instances | selectattr('code', '==', 'vpc_conflict') | map(attribute='instance_id') | list }}"
 """
 
 RETURN = r"""
 instances:
-  description: One entry per instance considered.
+  description:
+    - One entry per instance considered, in the order given (or sorted by id when no instance is named).
+    - Every skipped or failed instance carries a reason code in RV(instances[].code) (and EC2's own error code in
+      RV(instances[].aws_code) when a call failed) beside the sentence in RV(instances[].reason). The codes come from
+      one list shared by all three modules; an instance has the same code here and in
+      RV(classiclink.mirror.classiclink_mirror_info#module:instances[].code).
+    - This module changes links, not rules. Rule changes are reported with one rule-change vocabulary, V(authorize),
+      V(revoke) and V(update), which is the same in all three modules
+      (RV(classiclink.mirror.classiclink_mirror_group#module:groups[].ingress)), in the audit
+      (RV(classiclink.mirror.classiclink_mirror_info#module:pairs[].drift)) and in the
+      P(classiclink.mirror.mirror_summary#filter) filter, which also reads this module's RV(instances).
   returned: always
   type: list
   elements: dict
+  sample:
+    - instance_id: i-0123456789abcdef0
+      vpc_id: vpc-0a1b2c3d4e5f60718
+      groups: [sg-0fedcba9876543210]
+      action: linked
+      reason: null
+      code: null
+      aws_code: null
+    - instance_id: i-0fedcba9876543210
+      vpc_id: vpc-0a1b2c3d4e5f60718
+      groups: [sg-0fedcba9876543210]
+      action: skipped
+      reason: instance is stopped; only running instances can be linked
+      code: not_running
+      aws_code: null
   contains:
     instance_id:
       description: The instance.
       type: str
+      sample: i-0123456789abcdef0
     vpc_id:
-      description: VPC of the desired (or removed) link.
+      description: VPC of the desired (or, for V(unlinked), the removed) link; null when the instance has none.
       type: str
+      sample: vpc-0a1b2c3d4e5f60718
     groups:
-      description: VPC group ids of the desired (or removed) link.
+      description:
+        - VPC group ids of the desired (or removed) link, sorted.
+        - In check mode, a mirror that would be created first is named C(new-mirror-of-<source id>).
       type: list
       elements: str
+      sample: [sg-0fedcba9876543210]
     action:
-      description: What was (or in check mode would be) done.
+      description:
+        - What was (in check mode, would be) done.
+        - V(linked) - attached; V(relinked) - detached and attached again with other groups or to another VPC;
+          V(unlinked) - detached (O(state=absent), or a stale link with O(prune=true)); V(unchanged) - the link is
+          already right (or a stale link is kept, code V(stale_link_kept)); V(skipped) - the instance cannot be linked
+          (see RV(instances[].code)); V(error) - the instance failed (see RV(instances[].code)).
       type: str
       choices: [linked, relinked, unlinked, unchanged, skipped, error]
+      sample: linked
     reason:
-      description: Why an instance was skipped or failed, or what a relink replaced.
+      description:
+        - For a person to read - why an instance was skipped or failed, why a stale link is kept or removed, or what a
+          relink replaced; null otherwise.
       type: str
+      sample: null
+    code:
+      description:
+        - Why the instance was skipped, failed, or kept a stale link, as one of the instance codes below (from the
+          collection's C(model.CODES)); null for V(linked), V(relinked), V(unlinked) and an up-to-date V(unchanged).
+        - With V(skipped) - V(vpc_conflict) (the instance's managed groups map to more than one VPC), V(not_running)
+          (only running instances can be linked), V(not_classic) (not an EC2-Classic instance), V(not_member) (the
+          instance is in no managed group).
+        - With V(unchanged) - V(stale_link_kept) (the instance is no longer in a managed group, and its link is kept
+          until O(prune=true)).
+        - With V(error) - V(not_found) (the instance or the target VPC does not exist), V(too_many_groups) (a ClassicLink
+          takes at most five groups), V(mirror_missing) (the mirror of a member group does not exist; run
+          M(classiclink.mirror.classiclink_mirror_group) first), V(classiclink_disabled) (ClassicLink is not enabled on
+          the target VPC; see O(enable_classiclink)), V(bad_groups) (O(groups) do not name one VPC's groups),
+          V(aws_error) (an EC2 call failed; RV(instances[].aws_code) has EC2's error code).
+      type: str
+      choices: [vpc_conflict, not_running, not_classic, not_member, stale_link_kept, not_found, too_many_groups,
+                mirror_missing, classiclink_disabled, bad_groups, aws_error]
+      sample: null
+    aws_code:
+      description:
+        - EC2's error code when a ClassicLink call failed (with V(aws_error), or V(not_found) for a group that is gone);
+          null otherwise, and for a call that failed on the client side.
+      type: str
+      sample: null
     previous:
-      description: The link before the run, when there was one.
+      description: The link before the run.
+      returned: when the instance was linked before the run
       type: dict
-      returned: when the instance was linked
+      sample:
+        vpc_id: vpc-0a1b2c3d4e5f60718
+        groups: [sg-0fedcba9876543210]
+      contains:
+        vpc_id:
+          description: VPC the instance was linked to.
+          type: str
+          sample: vpc-0a1b2c3d4e5f60718
+        groups:
+          description: VPC group ids of that link, sorted.
+          type: list
+          elements: str
+          sample: [sg-0fedcba9876543210]
 enabled_classiclink:
-  description: VPCs on which ClassicLink was (or would be) enabled.
+  description: VPCs on which ClassicLink was (in check mode, would be) enabled, with O(enable_classiclink=true).
   returned: always
   type: list
   elements: str
+  sample: [vpc-0a1b2c3d4e5f60718]
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule

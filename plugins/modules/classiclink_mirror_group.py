@@ -169,6 +169,13 @@ EXAMPLES = r"""
   diff: true
   register: dry_run
 
+- name: Show the ingress rules the dry run would authorize and revoke, and the references it cannot mirror
+  ansible.builtin.debug:
+    msg:
+      authorize: "{{ dry_run.groups | map(attribute='ingress.authorize') | flatten }}"
+      revoke: "{{ dry_run.groups | map(attribute='ingress.revoke') | flatten }}"
+      unmanaged_references: "{{ dry_run.groups | map(attribute='skipped_references') | flatten | selectattr('code', '==', 'unmanaged_reference') }}"
+
 - name: Remove a mirror
   classiclink.mirror.classiclink_mirror_group:
     source_group: web-ssh
@@ -178,93 +185,436 @@ EXAMPLES = r"""
 RETURN = r"""
 orphans:
   description:
-    - Orphan mirrors seen by this run (deleted when O(prune=true)), each with C(group_id), C(group_name), C(vpc_id),
-      C(mirrored_from) and C(reason) (V(source_gone), V(untagged) or V(retargeted)).
+    - Orphan mirrors of the region seen by this run (only those in O(prune_vpc_ids), or else O(vpc_ids), when set). They
+      are deleted only with O(prune=true); each one deleted then also has an entry in RV(groups) with RV(groups[].orphan)
+      set.
+    - A source whose link tag cannot be read, or whose pair failed in this run, never makes its mirror an orphan.
   returned: always
   type: list
   elements: dict
+  sample:
+    - group_id: sg-0fedcba9876543210
+      group_name: web-old
+      vpc_id: vpc-0a1b2c3d4e5f60718
+      mirrored_from: sg-0123456789abcdef0
+      reason: source_gone
+  contains:
+    group_id:
+      description: Id of the orphan mirror.
+      type: str
+      sample: sg-0fedcba9876543210
+    group_name:
+      description: Name of the orphan mirror.
+      type: str
+      sample: web-old
+    vpc_id:
+      description: VPC of the orphan mirror.
+      type: str
+      sample: vpc-0a1b2c3d4e5f60718
+    mirrored_from:
+      description: The source group id its C(classiclinkmirror:mirroredFromClassicSecurityGroupId) tag names.
+      type: str
+      sample: sg-0123456789abcdef0
+    reason:
+      description:
+        - Why the mirror is an orphan.
+        - V(source_gone) - the source group no longer exists.
+        - V(untagged) - the source no longer carries a link tag.
+        - V(retargeted) - the source's link tag now names another VPC (or O(vpc_id) gave it another one in this run).
+        - The same reasons as RV(groups[].orphan) and RV(classiclink.mirror.classiclink_mirror_info#module:orphans[].reason).
+      type: str
+      choices: [source_gone, untagged, retargeted]
+      sample: source_gone
 group_id:
-  description: Id of the mirror, when one source was given (a placeholder C(new-mirror-of-<source id>) in check mode).
+  description:
+    - Id of the mirror, when one source was given with O(source_group) (RV(groups[0].mirror_group_id)).
+    - In check mode, a mirror that would be created is named by the placeholder C(new-mirror-of-<source id>).
   returned: when O(source_group) is set and the pair has a mirror
   type: str
   sample: sg-0fedcba9876543210
 groups:
-  description: One entry per pair, in the order given, followed by mirrors created only because another pair refers to them.
+  description:
+    - One entry per pair given, followed by the mirrors created (empty) only because another pair refers to them, then,
+      with O(prune=true), one entry per orphan mirror deleted (in check mode, to delete).
+    - Every failure carries a reason code in RV(groups[].code) (and EC2's own error code in RV(groups[].aws_code)) beside
+      the sentence in RV(groups[].error); every skipped reference carries RV(groups[].skipped_references[].code) beside its
+      C(reason). The codes come from one list shared by all three modules; a pair has the same code here and in
+      RV(classiclink.mirror.classiclink_mirror_info#module:pairs[].code).
+    - Rule changes are keyed V(authorize), V(revoke) and V(update) in RV(groups[].ingress) and RV(groups[].egress). This
+      rule-change vocabulary is the same in all three modules, in the audit
+      (RV(classiclink.mirror.classiclink_mirror_info#module:pairs[].drift)) and in the
+      P(classiclink.mirror.mirror_summary#filter) filter.
   returned: always
   type: list
   elements: dict
+  sample:
+    - source_ref: web-backend
+      source_group_id: sg-0123456789abcdef0
+      source_group_name: web-backend
+      vpc_id: vpc-0a1b2c3d4e5f60718
+      mirror_group_id: sg-0fedcba9876543210
+      created: false
+      adopted: false
+      deleted: []
+      referenced_only: false
+      orphan: null
+      changed: true
+      ingress:
+        authorize:
+          - direction: ingress
+            protocol: tcp
+            from_port: 443
+            to_port: 443
+            cidr_ip: 10.0.0.0/8
+            description: https from the office
+        revoke:
+          - direction: ingress
+            protocol: tcp
+            from_port: 80
+            to_port: 80
+            cidr_ip: 0.0.0.0/0
+        update: []
+        revoke_first: false
+      egress:
+        authorize: []
+        revoke: []
+        update: []
+        revoke_first: false
+      tags:
+        mirror:
+          set: {}
+          removed: []
+        source:
+          set: {}
+          removed: []
+      skipped_references:
+        - direction: ingress
+          protocol: tcp
+          from_port: 5432
+          to_port: 5432
+          group_id: sg-0aaaaaaaaaaaaaaaa
+          user_id: "123456789012"
+          reason: group sg-0aaaaaaaaaaaaaaaa is not managed by classiclink.mirror (no link tag); tag it to mirror the reference
+          code: unmanaged_reference
+      warnings: []
+      error: null
+      code: null
+      aws_code: null
   contains:
     source_ref:
-      description: The id or name as given.
+      description: The source id or name as given (for a deleted orphan, the source id its mirroredFrom tag names).
       type: str
+      sample: web-backend
     source_group_id:
-      description: Id of the source group.
+      description: Id of the source group; null when O(source_group) named no group.
       type: str
+      sample: sg-0123456789abcdef0
     source_group_name:
-      description: Name of the source group.
+      description: Name of the source group; null when O(source_group) named no group.
       type: str
+      sample: web-backend
     vpc_id:
-      description: Target VPC.
+      description: Target VPC of the pair; null when it could not be determined.
       type: str
+      sample: vpc-0a1b2c3d4e5f60718
     mirror_group_id:
-      description: Id of the mirror (placeholder in check mode when it would be created).
+      description:
+        - Id of the mirror; null when the pair has none.
+        - In check mode, a mirror that would be created is named by the placeholder C(new-mirror-of-<source id>).
       type: str
+      sample: sg-0fedcba9876543210
     created:
-      description: Whether the mirror was (or would be) created.
+      description: Whether the mirror was (in check mode, would be) created.
       type: bool
+      sample: false
     adopted:
-      description: Whether an existing group (the VPC default group, or with O(adopt)) became the mirror.
+      description: Whether an existing group (the VPC's C(default) group, or a same-name group with O(adopt=true)) became the mirror.
       type: bool
+      sample: false
     deleted:
-      description: Mirrors deleted by O(state=absent).
+      description: Mirrors deleted by O(state=absent) or, for an orphan, by O(prune=true).
       type: list
       elements: str
-    orphan:
-      description: For a mirror deleted by O(prune), why it was an orphan (V(source_gone), V(untagged), V(retargeted)).
-      type: str
+      sample: []
     referenced_only:
       description: The mirror was created empty because another pair refers to it; its rules follow on its own run.
       type: bool
+      sample: false
+    orphan:
+      description:
+        - For an orphan mirror deleted by O(prune=true), why it was an orphan, else null.
+        - One of V(source_gone), V(untagged) or V(retargeted), as in RV(orphans[].reason).
+      type: str
+      sample: null
     changed:
-      description: Whether this pair changed.
+      description: Whether this pair changed (in check mode, would change).
       type: bool
+      sample: true
     ingress:
-      description: Ingress changes, each rule as a dict (direction, protocol, from_port, to_port, one of cidr_ip,
-        cidr_ipv6, prefix_list_id or group_id (with user_id), description).
+      description:
+        - The ingress rule changes of the mirror, keyed V(authorize), V(revoke) and V(update) (empty lists when nothing
+          changes, or when the pair failed).
+        - The same rule-change vocabulary as RV(classiclink.mirror.classiclink_mirror_info#module:pairs[].drift) and the
+          P(classiclink.mirror.mirror_summary#filter) filter (which counts them as C(rules_added), C(rules_revoked) and C(rules_updated)).
       type: dict
-      contains:
-        added:
-          description: Rules authorized.
+      sample:
+        authorize:
+          - direction: ingress
+            protocol: tcp
+            from_port: 443
+            to_port: 443
+            cidr_ip: 10.0.0.0/8
+            description: https from the office
+        revoke: []
+        update: []
+        revoke_first: false
+      contains: &rule_changes
+        authorize:
+          description: Rules authorized (added) on the mirror, one dict per rule and target.
           type: list
           elements: dict
-        revoked:
-          description: Rules revoked.
+          sample:
+            - direction: ingress
+              protocol: tcp
+              from_port: 443
+              to_port: 443
+              cidr_ip: 10.0.0.0/8
+              description: https from the office
+          contains: &rule
+            direction:
+              description: V(ingress) or V(egress).
+              type: str
+              sample: ingress
+            protocol:
+              description: The protocol in canonical form, V(tcp), V(udp), V(icmp), V(icmpv6), another protocol number, or V(-1) for all.
+              type: str
+              sample: tcp
+            from_port:
+              description: First port of the range (tcp, udp), or the ICMP type (V(-1) for all).
+              returned: when the protocol has ports or ICMP types
+              type: int
+              sample: 443
+            to_port:
+              description: Last port of the range (tcp, udp), or the ICMP code (V(-1) for all).
+              returned: when the protocol has ports or ICMP types
+              type: int
+              sample: 443
+            cidr_ip:
+              description: IPv4 CIDR block allowed.
+              returned: for an IPv4 rule
+              type: str
+              sample: 10.0.0.0/8
+            cidr_ipv6:
+              description: IPv6 CIDR block allowed.
+              returned: for an IPv6 rule
+              type: str
+              sample: 2001:db8::/32
+            prefix_list_id:
+              description: Managed prefix list allowed.
+              returned: for a prefix-list rule
+              type: str
+              sample: pl-0123456789abcdef0
+            group_id:
+              description: Security group allowed (on a mirror, the mirror of the referenced source; a C(new-mirror-of-) placeholder in check mode).
+              returned: for a group reference
+              type: str
+              sample: sg-0fedcba9876543210
+            user_id:
+              description: Account that owns the group in C(group_id).
+              returned: for a group reference
+              type: str
+              sample: "123456789012"
+            description:
+              description: Description of the rule (for V(update), the new description).
+              returned: when the rule has a description
+              type: str
+              sample: https from the office
+        revoke:
+          description: Rules revoked from the mirror (rules the source does not have, with O(purge_rules=true)), same fields as RV(groups[].ingress.authorize).
           type: list
           elements: dict
-        updated:
-          description: Rules whose description was updated (new description shown).
+          sample:
+            - direction: ingress
+              protocol: tcp
+              from_port: 80
+              to_port: 80
+              cidr_ip: 0.0.0.0/0
+          contains: *rule
+        update:
+          description:
+            - Rules whose description alone changed, fixed with the description-update call (never by revoking and
+              authorizing); each shows the new description. Same fields as RV(groups[].ingress.authorize).
           type: list
           elements: dict
+          sample:
+            - direction: ingress
+              protocol: tcp
+              from_port: 22
+              to_port: 22
+              cidr_ip: 10.1.0.0/16
+              description: ssh from the bastions
+          contains: *rule
         revoke_first:
-          description: Whether revokes ran before authorizes to stay within O(rules_quota).
+          description: Whether the revokes ran before the authorizes, so that the mirror stays within O(rules_quota).
           type: bool
+          sample: false
     egress:
-      description: Egress changes, same shape as RV(groups[].ingress).
+      description:
+        - The egress rule changes of the mirror, same keys and fields as RV(groups[].ingress).
+        - Empty lists when egress is not mirrored (see O(egress)).
       type: dict
+      sample:
+        authorize: []
+        revoke: []
+        update: []
+        revoke_first: false
+      contains: *rule_changes
     tags:
-      description: Tags set and removed on the mirror and on the source.
+      description: Tags set and removed by this run, on the mirror and on the source.
       type: dict
+      sample:
+        mirror:
+          set:
+            migration: wave-1
+          removed: []
+        source:
+          set:
+            classiclinkmirror:mirroredToVpcSecurityGroupId: sg-0fedcba9876543210
+          removed: []
+      contains:
+        mirror:
+          description:
+            - Tag changes of an existing mirror (relationship tags and O(tags)). A mirror created by this run gets its tags
+              when it is created; they show in the diff, not here.
+          type: dict
+          sample:
+            set:
+              migration: wave-1
+            removed: []
+          contains: &tag_change
+            set:
+              description: Tags set, key to value.
+              type: dict
+              sample:
+                migration: wave-1
+            removed:
+              description: Tag keys removed.
+              type: list
+              elements: str
+              sample: [owner]
+        source:
+          description:
+            - Tag changes of the source, its C(classiclinkmirror:mirroredToVpcSecurityGroupId) tag and, with O(vpc_id), its link
+              tag. With O(state=absent) the mirroredTo tag is removed.
+          type: dict
+          sample:
+            set:
+              classiclinkmirror:mirroredToVpcSecurityGroupId: sg-0fedcba9876543210
+            removed: []
+          contains: *tag_change
     skipped_references:
-      description: Source rules that refer to groups that cannot be translated, each with a C(reason).
+      description:
+        - Source rules that refer to a group whose reference cannot be translated into the target VPC. They are not put on
+          the mirror; each is also a module warning.
+        - The rule's fields (as in RV(groups[].ingress.authorize), C(group_id) being the group the source refers to), with
+          C(reason) and C(code).
       type: list
       elements: dict
+      sample:
+        - direction: ingress
+          protocol: tcp
+          from_port: 5432
+          to_port: 5432
+          group_id: sg-0aaaaaaaaaaaaaaaa
+          user_id: "123456789012"
+          reason: group sg-0aaaaaaaaaaaaaaaa is not managed by classiclink.mirror (no link tag); tag it to mirror the reference
+          code: unmanaged_reference
+      contains:
+        direction:
+          description: V(ingress) or V(egress).
+          type: str
+          sample: ingress
+        protocol:
+          description: The protocol in canonical form, V(tcp), V(udp), V(icmp), V(icmpv6), another protocol number, or V(-1) for all.
+          type: str
+          sample: tcp
+        from_port:
+          description: First port of the range (tcp, udp), or the ICMP type.
+          returned: when the protocol has ports or ICMP types
+          type: int
+          sample: 5432
+        to_port:
+          description: Last port of the range (tcp, udp), or the ICMP code.
+          returned: when the protocol has ports or ICMP types
+          type: int
+          sample: 5432
+        group_id:
+          description: The group the source rule refers to.
+          type: str
+          sample: sg-0aaaaaaaaaaaaaaaa
+        user_id:
+          description: Account that owns that group (for an EC2-Classic load balancer, V(amazon-elb)).
+          returned: when the rule names the owner
+          type: str
+          sample: "123456789012"
+        description:
+          description: Description of the source rule.
+          returned: when the rule has a description
+          type: str
+          sample: postgres from the app
+        reason:
+          description: Why the reference is not mirrored, and what to do about it, for a person to read.
+          type: str
+          sample: group sg-0aaaaaaaaaaaaaaaa is not managed by classiclink.mirror (no link tag); tag it to mirror the reference
+        code:
+          description:
+            - Why the reference is not mirrored, as one of the skipped reference codes below.
+            - V(unmanaged_reference) - the referenced group carries no link tag.
+            - V(other_target_reference) - the referenced group is mirrored into another VPC.
+            - V(cross_account_reference) - the referenced group belongs to another account.
+            - V(classic_elb_reference) - the EC2-Classic load balancer group has no VPC equivalent (allow the VPC load
+              balancer's group on the mirror by hand; such a rule is preserved).
+            - V(unplannable_reference) - the referenced group's mirror cannot be planned (its own pair failed).
+          type: str
+          choices: [unmanaged_reference, other_target_reference, cross_account_reference, classic_elb_reference, unplannable_reference]
+          sample: unmanaged_reference
     warnings:
-      description: Warnings for this pair (also emitted as module warnings).
+      description: Warnings for this pair (also emitted as module warnings), for example a source description that differs from the mirror's.
       type: list
       elements: str
+      sample: []
     error:
-      description: Why this pair failed; null when it did not.
+      description: Why this pair failed, for a person to read; null when it did not fail.
       type: str
+      sample: null
+    code:
+      description:
+        - Why this pair failed, as one of the pair codes below (from the collection's C(model.CODES)); null when it did not fail.
+        - V(not_found) - a group or VPC does not exist (or was deleted during the run).
+        - V(ambiguous_name) - a group name matches several groups.
+        - V(is_mirror) - a mirror was given as a source.
+        - V(no_link_tag) - the source declares no target VPC.
+        - V(bad_link_tag) - the link tag cannot be read.
+        - V(bad_vpc_id) - O(vpc_id) is malformed.
+        - V(same_vpc) - the source is already in the target VPC.
+        - V(name_clash) - two sources with one name map to one VPC.
+        - V(name_taken) - a same-name group in the target VPC is not this source's mirror.
+        - V(no_default_group) - the target VPC has no C(default) group.
+        - V(unreadable_rules) - EC2 returned a rule that cannot be read.
+        - V(quota) - the mirror would exceed O(rules_quota).
+        - V(dependency_failed) - a mirror this pair refers to could not be created.
+        - V(in_use) - a mirror to delete is still in use.
+        - V(aws_error) - an EC2 call failed; RV(groups[].aws_code) has EC2's error code.
+      type: str
+      choices: [not_found, ambiguous_name, is_mirror, no_link_tag, bad_link_tag, bad_vpc_id, same_vpc, name_clash, name_taken,
+                no_default_group, unreadable_rules, quota, dependency_failed, in_use, aws_error]
+      sample: null
+    aws_code:
+      description:
+        - EC2's error code when RV(groups[].code) is V(aws_error), or when an EC2 call failed for another code (for example
+          C(InvalidGroup.NotFound) with V(not_found), C(DependencyViolation) with V(in_use)); null otherwise.
+      type: str
+      sample: null
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule

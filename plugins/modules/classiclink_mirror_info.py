@@ -68,105 +68,540 @@ EXAMPLES = r"""
   classiclink.mirror.classiclink_mirror_info:
     vpc_ids: [vpc-0a1b2c3d4e5f60718]
     prune: true
+
+- name: Name every pair that cannot be mirrored, with its reason code
+  ansible.builtin.debug:
+    msg: "{{ item.source_group_name }}: {{ item.code }} ({{ item.error }})"
+  loop: "{{ audit.pairs | selectattr('code') }}"
+  loop_control:
+    label: "{{ item.source_group_id }}"
+
+- name: Count the ingress rules a run would authorize, revoke and update
+  ansible.builtin.debug:
+    msg:
+      authorize: "{{ audit.pairs | map(attribute='drift.ingress.authorize') | flatten | length }}"
+      revoke: "{{ audit.pairs | map(attribute='drift.ingress.revoke') | flatten | length }}"
+      update: "{{ audit.pairs | map(attribute='drift.ingress.update') | flatten | length }}"
 """
 
 RETURN = r"""
 drift:
-  description: Whether a run would change anything (rules, tags, mirrors to create, links; with O(prune), orphans and stale links).
+  description:
+    - Whether a run would change anything - rules, tags, mirrors to create, links to make or change; with O(prune=true),
+      also orphan mirrors and stale links to remove.
+    - Pairs that cannot be mirrored (RV(pairs[].error)) are not drift; they are reported with their RV(pairs[].code).
   returned: always
   type: bool
+  sample: true
 sources:
-  description: Groups carrying a link tag (and groups whose link tag cannot be read).
+  description:
+    - The groups carrying a link tag, including those whose link tag cannot be read, sorted by name.
+    - Each problem carries a reason code in RV(sources[].code) beside the sentence in RV(sources[].problem). The codes come
+      from one list shared by all three modules (the same code as in
+      RV(classiclink.mirror.classiclink_mirror_group#module:groups[].code)).
   returned: always
   type: list
   elements: dict
+  sample:
+    - group_id: sg-0123456789abcdef0
+      group_name: web-backend
+      vpc_id: null
+      target_vpc_id: vpc-0a1b2c3d4e5f60718
+      mirror_group_id: sg-0fedcba9876543210
+      problem: null
+      code: null
   contains:
     group_id:
-      description: "Source group id."
+      description: Source group id.
       type: str
+      sample: sg-0123456789abcdef0
     group_name:
-      description: "Source group name."
+      description: Source group name.
       type: str
+      sample: web-backend
     vpc_id:
-      description: "The source's own VPC (null for EC2-Classic)."
+      description: The source's own VPC; null for an EC2-Classic group.
       type: str
+      sample: null
     target_vpc_id:
-      description: "VPC named by the link tag."
+      description: The VPC its link tag names; null when the link tag cannot be read.
       type: str
+      sample: vpc-0a1b2c3d4e5f60718
     mirror_group_id:
-      description: "Existing mirror in the target VPC, or null."
+      description: Its existing mirror in the target VPC, or null (also when a run would create it).
       type: str
+      sample: sg-0fedcba9876543210
     problem:
-      description: "Why the source cannot be mirrored, or null."
+      description: Why the source cannot be mirrored, for a person to read; null when it can.
       type: str
+      sample: null
+    code:
+      description:
+        - Why the source cannot be mirrored, as a pair code (see RV(classiclink.mirror.classiclink_mirror_group#module:groups[].code));
+          null when it can.
+        - V(bad_link_tag) - the link tag cannot be read (several link tags naming different VPCs, or a value that is not a VPC id).
+        - V(not_found) - the target VPC does not exist.
+        - V(same_vpc) - the source is already in the target VPC.
+        - V(unreadable_rules) - EC2 returned a rule of the source that cannot be read.
+        - V(name_clash) - two sources with one name map to one VPC.
+        - V(name_taken) - a same-name group in the target VPC is not this source's mirror.
+        - V(no_default_group) - the target VPC has no C(default) group.
+        - V(quota) - the mirror would exceed the rules quota (60 per direction).
+        - The codes of a changing run only (V(dependency_failed), V(in_use), V(aws_error)) and of options this module does
+          not have (V(ambiguous_name), V(is_mirror), V(no_link_tag), V(bad_vpc_id)) do not appear here.
+      type: str
+      choices: [bad_link_tag, not_found, same_vpc, unreadable_rules, name_clash, name_taken, no_default_group, quota]
+      sample: null
 pairs:
-  description: One entry per mirrorable source, with what a run would change.
+  description:
+    - One entry per source whose link tag names a VPC, with what a run of M(classiclink.mirror.classiclink_mirror_group)
+      would change (RV(pairs[].drift)).
+    - Rule changes are keyed V(authorize), V(revoke) and V(update) in RV(pairs[].drift.ingress) and
+      RV(pairs[].drift.egress). This rule-change vocabulary is the same in all three modules
+      (RV(classiclink.mirror.classiclink_mirror_group#module:groups[].ingress)), in this audit, and in the
+      P(classiclink.mirror.mirror_summary#filter) filter.
   returned: always
   type: list
   elements: dict
+  sample:
+    - source_group_id: sg-0123456789abcdef0
+      source_group_name: web-backend
+      vpc_id: vpc-0a1b2c3d4e5f60718
+      mirror_group_id: sg-0fedcba9876543210
+      in_sync: false
+      drift:
+        create: false
+        tags:
+          mirror:
+            set: {}
+            removed: []
+          source:
+            set: {}
+            removed: []
+        ingress:
+          authorize:
+            - direction: ingress
+              protocol: tcp
+              from_port: 443
+              to_port: 443
+              cidr_ip: 10.0.0.0/8
+          revoke: []
+          update: []
+        egress:
+          authorize: []
+          revoke: []
+          update: []
+      skipped_references: []
+      error: null
+      code: null
   contains:
     source_group_id:
-      description: "Source group id."
+      description: Source group id.
       type: str
+      sample: sg-0123456789abcdef0
     source_group_name:
-      description: "Source group name."
+      description: Source group name.
       type: str
+      sample: web-backend
     vpc_id:
-      description: "Target VPC."
+      description: Target VPC.
       type: str
+      sample: vpc-0a1b2c3d4e5f60718
     mirror_group_id:
-      description: "Mirror id (a C(new-mirror-of-) placeholder when it would be created)."
+      description:
+        - Mirror id; a C(new-mirror-of-<source id>) placeholder when a run would create it; null when the pair cannot be
+          mirrored and has no mirror.
       type: str
+      sample: sg-0fedcba9876543210
     in_sync:
-      description: "Whether the pair needs nothing."
+      description: Whether the pair needs nothing (false also for a pair that cannot be mirrored).
       type: bool
+      sample: false
     drift:
-      description: Per direction, the rules a run would C(add), C(revoke) and C(update), and whether the mirror would be created.
+      description:
+        - What a run would change for this pair, in the terms of
+          RV(classiclink.mirror.classiclink_mirror_group#module:groups) - whether the mirror would be created, the tag
+          changes, and per direction the rules to V(authorize), V(revoke) and V(update).
+        - Nothing to change for a pair that cannot be mirrored (see RV(pairs[].error)).
       type: dict
+      sample:
+        create: false
+        tags:
+          mirror:
+            set: {}
+            removed: []
+          source:
+            set: {}
+            removed: []
+        ingress:
+          authorize: []
+          revoke: []
+          update: []
+        egress:
+          authorize: []
+          revoke: []
+          update: []
+      contains:
+        create:
+          description: Whether a run would create the mirror.
+          type: bool
+          sample: false
+        tags:
+          description:
+            - Tags a run would set and remove, on the mirror and on the source, as
+              RV(classiclink.mirror.classiclink_mirror_group#module:groups[].tags).
+          type: dict
+          sample:
+            mirror:
+              set: {}
+              removed: []
+            source:
+              set:
+                classiclinkmirror:mirroredToVpcSecurityGroupId: sg-0fedcba9876543210
+              removed: []
+          contains:
+            mirror:
+              description: Tag changes of the existing mirror (a mirror to create gets its tags when it is created).
+              type: dict
+              sample:
+                set: {}
+                removed: []
+              contains: &tag_change
+                set:
+                  description: Tags to set, key to value.
+                  type: dict
+                  sample:
+                    classiclinkmirror:mirroredFromClassicSecurityGroupId: sg-0123456789abcdef0
+                removed:
+                  description: Tag keys to remove.
+                  type: list
+                  elements: str
+                  sample: []
+            source:
+              description: Tag changes of the source (its C(classiclinkmirror:mirroredToVpcSecurityGroupId) tag).
+              type: dict
+              sample:
+                set:
+                  classiclinkmirror:mirroredToVpcSecurityGroupId: sg-0fedcba9876543210
+                removed: []
+              contains: *tag_change
+        ingress:
+          description:
+            - Ingress rules a run would change on the mirror, keyed V(authorize), V(revoke) and V(update), exactly as
+              RV(classiclink.mirror.classiclink_mirror_group#module:groups[].ingress) (without its C(revoke_first)).
+          type: dict
+          sample:
+            authorize:
+              - direction: ingress
+                protocol: tcp
+                from_port: 443
+                to_port: 443
+                cidr_ip: 10.0.0.0/8
+            revoke: []
+            update: []
+          contains: &rule_changes
+            authorize:
+              description: Rules a run would authorize (add) on the mirror, one dict per rule and target.
+              type: list
+              elements: dict
+              sample:
+                - direction: ingress
+                  protocol: tcp
+                  from_port: 443
+                  to_port: 443
+                  cidr_ip: 10.0.0.0/8
+              contains: &rule
+                direction:
+                  description: V(ingress) or V(egress).
+                  type: str
+                  sample: ingress
+                protocol:
+                  description: The protocol in canonical form, V(tcp), V(udp), V(icmp), V(icmpv6), another protocol number, or V(-1) for all.
+                  type: str
+                  sample: tcp
+                from_port:
+                  description: First port of the range (tcp, udp), or the ICMP type (V(-1) for all).
+                  returned: when the protocol has ports or ICMP types
+                  type: int
+                  sample: 443
+                to_port:
+                  description: Last port of the range (tcp, udp), or the ICMP code (V(-1) for all).
+                  returned: when the protocol has ports or ICMP types
+                  type: int
+                  sample: 443
+                cidr_ip:
+                  description: IPv4 CIDR block allowed.
+                  returned: for an IPv4 rule
+                  type: str
+                  sample: 10.0.0.0/8
+                cidr_ipv6:
+                  description: IPv6 CIDR block allowed.
+                  returned: for an IPv6 rule
+                  type: str
+                  sample: 2001:db8::/32
+                prefix_list_id:
+                  description: Managed prefix list allowed.
+                  returned: for a prefix-list rule
+                  type: str
+                  sample: pl-0123456789abcdef0
+                group_id:
+                  description: Security group allowed (the mirror of the referenced source; a C(new-mirror-of-) placeholder when it would be created).
+                  returned: for a group reference
+                  type: str
+                  sample: sg-0fedcba9876543210
+                user_id:
+                  description: Account that owns the group in C(group_id).
+                  returned: for a group reference
+                  type: str
+                  sample: "123456789012"
+                description:
+                  description: Description of the rule (for V(update), the new description).
+                  returned: when the rule has a description
+                  type: str
+                  sample: https from the office
+            revoke:
+              description: Rules a run would revoke from the mirror, same fields as RV(pairs[].drift.ingress.authorize).
+              type: list
+              elements: dict
+              sample: []
+              contains: *rule
+            update:
+              description:
+                - Rules whose description alone differs, which a run would fix with the description-update call; each shows
+                  the new description. Same fields as RV(pairs[].drift.ingress.authorize).
+              type: list
+              elements: dict
+              sample: []
+              contains: *rule
+        egress:
+          description:
+            - Egress rules a run would change on the mirror, same keys and fields as RV(pairs[].drift.ingress) (empty lists
+              for an EC2-Classic source, whose mirror keeps the VPC default egress).
+          type: dict
+          sample:
+            authorize: []
+            revoke: []
+            update: []
+          contains: *rule_changes
     skipped_references:
-      description: "Source rules that cannot be translated, with reasons."
+      description:
+        - Source rules whose group reference cannot be translated into the target VPC, as
+          RV(classiclink.mirror.classiclink_mirror_group#module:groups[].skipped_references) - the rule's fields with
+          C(reason) and C(code).
       type: list
       elements: dict
+      sample:
+        - direction: ingress
+          protocol: tcp
+          from_port: 5432
+          to_port: 5432
+          group_id: sg-0aaaaaaaaaaaaaaaa
+          user_id: "123456789012"
+          reason: group sg-0aaaaaaaaaaaaaaaa is not managed by classiclink.mirror (no link tag); tag it to mirror the reference
+          code: unmanaged_reference
+      contains:
+        direction:
+          description: V(ingress) or V(egress).
+          type: str
+          sample: ingress
+        protocol:
+          description: The protocol in canonical form, V(tcp), V(udp), V(icmp), V(icmpv6), another protocol number, or V(-1) for all.
+          type: str
+          sample: tcp
+        from_port:
+          description: First port of the range (tcp, udp), or the ICMP type.
+          returned: when the protocol has ports or ICMP types
+          type: int
+          sample: 5432
+        to_port:
+          description: Last port of the range (tcp, udp), or the ICMP code.
+          returned: when the protocol has ports or ICMP types
+          type: int
+          sample: 5432
+        group_id:
+          description: The group the source rule refers to.
+          type: str
+          sample: sg-0aaaaaaaaaaaaaaaa
+        user_id:
+          description: Account that owns that group (for an EC2-Classic load balancer, V(amazon-elb)).
+          returned: when the rule names the owner
+          type: str
+          sample: "123456789012"
+        description:
+          description: Description of the source rule.
+          returned: when the rule has a description
+          type: str
+          sample: postgres from the app
+        reason:
+          description: Why the reference is not mirrored, and what to do about it, for a person to read.
+          type: str
+          sample: group sg-0aaaaaaaaaaaaaaaa is not managed by classiclink.mirror (no link tag); tag it to mirror the reference
+        code:
+          description:
+            - Why the reference is not mirrored, as one of the skipped reference codes below.
+            - V(unmanaged_reference) - the referenced group carries no link tag.
+            - V(other_target_reference) - the referenced group is mirrored into another VPC.
+            - V(cross_account_reference) - the referenced group belongs to another account.
+            - V(classic_elb_reference) - the EC2-Classic load balancer group has no VPC equivalent.
+            - V(unplannable_reference) - the referenced group's mirror cannot be planned (its own pair fails).
+          type: str
+          choices: [unmanaged_reference, other_target_reference, cross_account_reference, classic_elb_reference, unplannable_reference]
+          sample: unmanaged_reference
     error:
-      description: "Why the pair cannot be mirrored, or null."
+      description: Why the pair cannot be mirrored, for a person to read; null when it can.
       type: str
+      sample: null
+    code:
+      description:
+        - Why the pair cannot be mirrored, as a pair code (see RV(classiclink.mirror.classiclink_mirror_group#module:groups[].code));
+          null when it can.
+        - V(not_found) - the target VPC does not exist.
+        - V(same_vpc) - the source is already in the target VPC.
+        - V(unreadable_rules) - EC2 returned a rule of the source that cannot be read.
+        - V(name_clash) - two sources with one name map to one VPC.
+        - V(name_taken) - a same-name group in the target VPC is not this source's mirror.
+        - V(no_default_group) - the target VPC has no C(default) group.
+        - V(quota) - the mirror would exceed the rules quota (60 per direction).
+        - A source whose link tag cannot be read (V(bad_link_tag)) has no pair; see RV(sources[].code).
+      type: str
+      choices: [not_found, same_vpc, unreadable_rules, name_clash, name_taken, no_default_group, quota]
+      sample: null
 orphans:
-  description: Mirrors whose source is gone (C(source_gone)), untagged (C(untagged)) or now linked to another VPC (C(retargeted)).
+  description:
+    - Mirrors whose source is gone, untagged or now linked to another VPC (in O(vpc_ids) when it is set). They are drift
+      only with O(prune=true).
   returned: always
   type: list
   elements: dict
+  sample:
+    - group_id: sg-0fedcba9876543210
+      group_name: web-old
+      vpc_id: vpc-0a1b2c3d4e5f60718
+      mirrored_from: sg-0123456789abcdef0
+      reason: retargeted
+  contains:
+    group_id:
+      description: Id of the orphan mirror.
+      type: str
+      sample: sg-0fedcba9876543210
+    group_name:
+      description: Name of the orphan mirror.
+      type: str
+      sample: web-old
+    vpc_id:
+      description: VPC of the orphan mirror.
+      type: str
+      sample: vpc-0a1b2c3d4e5f60718
+    mirrored_from:
+      description: The source group id its C(classiclinkmirror:mirroredFromClassicSecurityGroupId) tag names.
+      type: str
+      sample: sg-0123456789abcdef0
+    reason:
+      description:
+        - Why the mirror is an orphan, as RV(classiclink.mirror.classiclink_mirror_group#module:orphans[].reason).
+        - V(source_gone) - the source group no longer exists.
+        - V(untagged) - the source no longer carries a link tag.
+        - V(retargeted) - the source's link tag now names another VPC.
+      type: str
+      choices: [source_gone, untagged, retargeted]
+      sample: retargeted
 instances:
-  description: Member instances (and linked ones) with their link and what a run would do.
+  description:
+    - Member instances (and linked ones) with their link and what a run of
+      M(classiclink.mirror.classiclink_instance_link) would do, in the terms of its
+      RV(classiclink.mirror.classiclink_instance_link#module:instances) (without C(previous); see RV(instances[].link)).
+    - Empty with O(instances=false), and when the ClassicLink state could not be read (see RV(links_error)).
   returned: always
   type: list
   elements: dict
+  sample:
+    - instance_id: i-0123456789abcdef0
+      state: running
+      vpc_id: vpc-0a1b2c3d4e5f60718
+      groups: [sg-0fedcba9876543210]
+      link:
+        vpc_id: vpc-0a1b2c3d4e5f60718
+        groups: [sg-0fedcba9876543210]
+      action: unchanged
+      reason: null
+      code: null
+      aws_code: null
   contains:
     instance_id:
-      description: "Instance id."
+      description: Instance id.
       type: str
+      sample: i-0123456789abcdef0
     state:
-      description: "Instance state."
+      description: Instance state (V(running), V(stopped), ...).
       type: str
+      sample: running
     vpc_id:
-      description: "VPC of the desired link."
+      description: VPC of the desired link (for a stale link, of the current one); null when the instance has none.
       type: str
+      sample: vpc-0a1b2c3d4e5f60718
     groups:
-      description: "Groups of the desired link."
+      description:
+        - VPC group ids of the desired link, sorted (a C(new-mirror-of-<source id>) placeholder for a mirror a run would
+          create first).
       type: list
       elements: str
+      sample: [sg-0fedcba9876543210]
     link:
-      description: "Current link (vpc_id, groups) or null."
+      description: The instance's current ClassicLink; null when it has none.
       type: dict
+      sample:
+        vpc_id: vpc-0a1b2c3d4e5f60718
+        groups: [sg-0fedcba9876543210]
+      contains:
+        vpc_id:
+          description: VPC the instance is linked to.
+          type: str
+          sample: vpc-0a1b2c3d4e5f60718
+        groups:
+          description: VPC group ids of the link, sorted.
+          type: list
+          elements: str
+          sample: [sg-0fedcba9876543210]
     action:
-      description: "What a run would do (linked, relinked, unlinked, unchanged, skipped, error)."
+      description:
+        - What a run would do, as RV(classiclink.mirror.classiclink_instance_link#module:instances[].action).
+        - V(linked), V(relinked) and V(unlinked) (a stale link, with O(prune=true)) are drift.
       type: str
+      choices: [linked, relinked, unlinked, unchanged, skipped, error]
+      sample: unchanged
     reason:
-      description: "Why, for skipped, error and stale links."
+      description:
+        - For a person to read - why the instance would be skipped or fail, why a stale link is kept or removed, or what a
+          relink would replace; null otherwise.
       type: str
+      sample: null
+    code:
+      description:
+        - Why the instance would be skipped or fail, or keeps a stale link, as an instance code (see
+          RV(classiclink.mirror.classiclink_instance_link#module:instances[].code)); null otherwise.
+        - With V(skipped) - V(vpc_conflict) (the instance's managed groups map to more than one VPC), V(not_running) (only
+          running instances can be linked), V(not_classic) (not an EC2-Classic instance), V(not_member) (the instance is in
+          no managed group).
+        - With V(unchanged) - V(stale_link_kept) (a stale link is kept until a run with pruning on).
+        - With V(error) - V(not_found) (the target VPC does not exist), V(too_many_groups) (a ClassicLink takes at most five
+          groups), V(mirror_missing) (the mirror of a member group does not exist and a run would not create it),
+          V(classiclink_disabled) (ClassicLink is not enabled on the target VPC).
+      type: str
+      choices: [vpc_conflict, not_running, not_classic, not_member, stale_link_kept, not_found, too_many_groups, mirror_missing,
+                classiclink_disabled]
+      sample: null
+    aws_code:
+      description:
+        - EC2's error code of a failed call. Always null here (the audit makes no ClassicLink call that could fail per
+          instance); present so that an entry has the fields of
+          RV(classiclink.mirror.classiclink_instance_link#module:instances).
+      type: str
+      sample: null
 links_error:
-  description: Why instances' ClassicLink state could not be read (for example on an account without EC2-Classic), or null.
+  description: Why the instances' ClassicLink state could not be read (for example on an account without EC2-Classic), or null.
   returned: always
   type: str
+  sample: null
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
