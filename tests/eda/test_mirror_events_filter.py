@@ -7,14 +7,26 @@ and the coalescer is given the time.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
+from ansible_collections.classiclink.mirror.extensions.eda.plugins.event_source import mirror_events
 from ansible_collections.classiclink.mirror.extensions.eda.plugins.event_source.mirror_events import (
+    CHANGE_OF_EVENT,
+    DEFAULT_LINK_TAG_KEYS,
+    INSTANCE_RUNNING,
+    RULE_CALLS,
+    RULE_CHANGES,
     WATCHED_CALLS,
+    Batch,
+    Change,
     ChangeFilter,
     Coalescer,
 )
+from ansible_collections.classiclink.mirror.plugins.module_utils.model import RULE_CHANGES as MODEL_RULE_CHANGES
+from ansible_collections.classiclink.mirror.plugins.module_utils.tags import LINK_TAG_KEYS
 
 from tests.support.devpaths import REPO_ROOT
 
@@ -235,6 +247,7 @@ def test_a_burst_in_one_region_is_one_event():
         "accounts": ["123456789012"],
         "count": 5,
         "event_names": ["AuthorizeSecurityGroupIngress", "CreateTags", "InstanceRunning", "RevokeSecurityGroupIngress"],
+        "changes": ["authorize", "instance_running", "revoke", "tag"],
         "group_ids": sorted([SG, SG2]),
         "group_names": [],
         "instance_ids": [INSTANCE],
@@ -321,3 +334,88 @@ def test_inconsistent_windows_are_refused(quiet, max_wait):
 def test_the_setup_playbook_watches_exactly_the_calls_the_filter_reads():
     playbook = yaml.safe_load((REPO_ROOT / "playbooks" / "events_setup.yml").read_text())
     assert set(playbook[0]["vars"]["mirror_events_api_calls"]) == WATCHED_CALLS
+
+
+# --- one vocabulary with the modules ----------------------------------------------------------
+# ansible-rulebook runs the plugin file on its own, so it repeats these facts instead of importing
+# module_utils; these tests keep the copies equal.
+
+
+def test_rule_changes_are_the_vocabulary_of_the_modules():
+    assert RULE_CHANGES == MODEL_RULE_CHANGES == ("authorize", "revoke", "update")
+
+
+def test_default_link_tag_keys_are_the_modules_link_tag_keys():
+    assert tuple(DEFAULT_LINK_TAG_KEYS) == tuple(LINK_TAG_KEYS)
+
+
+# --- what kind of change ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "event, expected",
+    [
+        (rule_call("AuthorizeSecurityGroupIngress", SG), "authorize"),
+        (rule_call("AuthorizeSecurityGroupEgress", SG), "authorize"),
+        (rule_call("RevokeSecurityGroupIngress", SG), "revoke"),
+        (rule_call("RevokeSecurityGroupEgress", SG), "revoke"),
+        (rule_call("UpdateSecurityGroupRuleDescriptionsIngress", SG), "update"),
+        (rule_call("UpdateSecurityGroupRuleDescriptionsEgress", SG), "update"),
+        (
+            api_call(
+                "ModifySecurityGroupRules",
+                {"ModifySecurityGroupRulesRequest": {"GroupId": SG, "SecurityGroupRule": {"SecurityGroupRuleId": "sgr-1"}}},
+            ),
+            "update",
+        ),
+        (tag_call("CreateTags", [SG], {CODE_LINK_TAG: "vpc-1a2b3c4d"}), "tag"),
+        (tag_call("DeleteTags", [SG], {CODE_LINK_TAG: None}), "tag"),
+        (create_security_group("web", SG, {GUIDE_LINK_TAG: "vpc-1a2b3c4d"}), "create"),
+        (api_call("DeleteSecurityGroup", {"groupId": SG}), "delete"),
+        (state_change(INSTANCE, "running"), "instance_running"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else value["detail"].get("eventName", value["detail-type"]),
+)
+def test_each_kept_change_is_classified(event, expected):
+    assert kept(event).change == expected
+
+
+def test_every_watched_event_has_a_kind_and_rule_calls_speak_the_rule_vocabulary():
+    assert set(CHANGE_OF_EVENT) == WATCHED_CALLS | {INSTANCE_RUNNING}
+    assert {CHANGE_OF_EVENT[name] for name in RULE_CALLS} == set(RULE_CHANGES)
+    others = {CHANGE_OF_EVENT[name] for name in set(CHANGE_OF_EVENT) - RULE_CALLS}
+    assert others == {"tag", "create", "delete", "instance_running"}
+
+
+def test_a_change_built_by_hand_is_classified_from_its_event_name():
+    assert Change(region="us-east-1", event_name="RevokeSecurityGroupEgress").change == "revoke"
+    assert Change(region="us-east-1", event_name="DescribeSecurityGroups").change == ""
+    assert Change(region="us-east-1", event_name="CreateTags", change="tag").change == "tag"
+
+
+def test_the_event_lists_the_kinds_of_change_of_its_batch_once_each_sorted():
+    batch = Batch("us-east-1", opened=0, last=0)
+    batch.changes.extend(
+        changes(
+            tag_call("CreateTags", [SG], {CODE_LINK_TAG: "vpc-1a2b3c4d"}),
+            rule_call("RevokeSecurityGroupIngress", SG),
+            authorize_ingress(SG),
+            authorize_ingress(SG2, port=22),
+            rule_call("UpdateSecurityGroupRuleDescriptionsEgress", SG),
+        )
+    )
+    event = batch.event()
+    assert event["changes"] == ["authorize", "revoke", "tag", "update"]
+    assert event["count"] == 5
+    assert set(event["changes"]) & set(RULE_CHANGES) == {"authorize", "revoke", "update"}
+
+
+def test_the_documented_event_has_exactly_the_keys_the_source_emits():
+    doc = yaml.safe_load(mirror_events.DOCUMENTATION)
+    yaml.safe_load(mirror_events.EXAMPLES)
+    [line] = [text for text in doc["description"] if text.startswith("Event:")]
+    documented = re.search(r"C\(\{(.*?)\}\)", line).group(1)
+    keys = [key.split(":")[0].strip() for key in documented.split(",")]
+    batch = Batch("us-east-1", opened=0, last=0)
+    batch.changes.append(kept(authorize_ingress(SG)))
+    assert keys == list(batch.event())

@@ -2,7 +2,8 @@
 
 ansible-rulebook runs this file on its own (``runpy.run_path``), so it cannot
 import the collection's module_utils: the few facts it shares with them (the
-link tag keys) are repeated here and named where they live.
+link tag keys, the rule-change vocabulary) are repeated here and named where
+they live; tests/eda/test_mirror_events_filter.py checks that they agree.
 
 Two halves:
 
@@ -36,10 +37,20 @@ description:
     rule description updates), CreateTags/DeleteTags touching a link tag key on a security group,
     CreateSecurityGroup with a link tag, DeleteSecurityGroup, and instances entering C(running).
     Drops failed calls (C(errorCode)) and calls made by O(ignore_principals).
+  - Classifies each kept change - V(authorize) (C(AuthorizeSecurityGroupIngress), C(AuthorizeSecurityGroupEgress)),
+    V(revoke) (C(RevokeSecurityGroupIngress), C(RevokeSecurityGroupEgress)), V(update)
+    (C(UpdateSecurityGroupRuleDescriptionsIngress), C(UpdateSecurityGroupRuleDescriptionsEgress),
+    C(ModifySecurityGroupRules)), V(tag) (C(CreateTags), C(DeleteTags)), V(create) (C(CreateSecurityGroup)),
+    V(delete) (C(DeleteSecurityGroup)), V(instance_running) (an instance entering C(running)).
+  - V(authorize), V(revoke) and V(update) are the collection's one rule-change vocabulary, the same words as the rule
+    changes in the results of M(classiclink.mirror.classiclink_mirror_group) (its C(groups[].ingress) and
+    C(groups[].egress)), of the audit M(classiclink.mirror.classiclink_mirror_info) (its C(pairs[].drift)) and of the
+    P(classiclink.mirror.mirror_summary#filter) filter.
   - Emits ONE event per region once the region has been quiet for O(quiet_seconds), or at the latest
     O(max_wait_seconds) after its first change. A message is deleted only after its event was handed on.
-  - "Event: C({mirror_event: change, region, accounts, count, event_names, group_ids, group_names,
-    instance_ids, principals, first_event_time, last_event_time})."
+  - "Event: C({mirror_event: change, region, accounts, count, event_names, changes, group_ids, group_names,
+    instance_ids, principals, first_event_time, last_event_time}). Every list is sorted and without duplicates;
+    C(changes) is the set of the classes above among the batch's changes (for example C([authorize, tag]))."
 options:
   queue_name:
     description: Name of the SQS queue (or give O(queue_url)).
@@ -95,8 +106,8 @@ options:
     default: []
   accept_control_messages:
     description:
-      - Honour a message C({"classiclink_mirror_control": "shutdown"}) - pending batches are emitted first,
-        then an event C({mirror_event: shutdown}). For tests; keep it off in production.
+      - 'Honour a message C({"classiclink_mirror_control": "shutdown"}) - pending batches are emitted first,
+        then an event C({mirror_event: shutdown}). For tests; keep it off in production.'
     type: bool
     default: false
 """
@@ -116,6 +127,12 @@ LOG = logging.getLogger("classiclink.mirror.mirror_events")
 
 # Same keys as LINK_TAG_KEYS in plugins/module_utils/tags.py.
 DEFAULT_LINK_TAG_KEYS = ("classiclinkmirror:linkToVPC", "classicmirror:linkToVPC")
+# The rule-change vocabulary: the same words as RULE_CHANGES in plugins/module_utils/model.py
+# (the modules' results, the audit, the mirror_summary filter).
+AUTHORIZE, REVOKE, UPDATE = "authorize", "revoke", "update"
+RULE_CHANGES = (AUTHORIZE, REVOKE, UPDATE)
+# The other kinds of change the source keeps (Change.change, the event's ``changes``).
+TAG, CREATE, DELETE, INSTANCE_RUNNING_CHANGE = "tag", "create", "delete", "instance_running"
 API_CALL = "AWS API Call via CloudTrail"
 STATE_CHANGE = "EC2 Instance State-change Notification"
 RULE_CALLS = frozenset(
@@ -134,6 +151,21 @@ GROUP_CALLS = frozenset({"CreateSecurityGroup", "DeleteSecurityGroup"})
 # What the EventBridge rule of playbooks/events_setup.yml lets through (mirror_events_api_calls).
 WATCHED_CALLS = RULE_CALLS | TAG_CALLS | GROUP_CALLS
 INSTANCE_RUNNING = "InstanceRunning"  # the event name given to a state change to running
+# Event name -> kind of change, for every call of WATCHED_CALLS and for InstanceRunning.
+CHANGE_OF_EVENT: dict[str, str] = {
+    "AuthorizeSecurityGroupIngress": AUTHORIZE,
+    "AuthorizeSecurityGroupEgress": AUTHORIZE,
+    "RevokeSecurityGroupIngress": REVOKE,
+    "RevokeSecurityGroupEgress": REVOKE,
+    "UpdateSecurityGroupRuleDescriptionsIngress": UPDATE,
+    "UpdateSecurityGroupRuleDescriptionsEgress": UPDATE,
+    "ModifySecurityGroupRules": UPDATE,  # changes rules in place
+    "CreateTags": TAG,
+    "DeleteTags": TAG,
+    "CreateSecurityGroup": CREATE,
+    "DeleteSecurityGroup": DELETE,
+    INSTANCE_RUNNING: INSTANCE_RUNNING_CHANGE,
+}
 CONTROL_KEY = "classiclink_mirror_control"
 SQS_BATCH = 10  # SQS receives and deletes at most 10 messages per call
 
@@ -150,6 +182,18 @@ class Change:
     group_names: tuple[str, ...] = ()
     instance_ids: tuple[str, ...] = ()
     principal: str = ""
+    # What kind of change: one of RULE_CHANGES (authorize, revoke, update), tag, create, delete or
+    # instance_running; classified from event_name when not given ("" for an unknown name).
+    change: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.change:
+            object.__setattr__(self, "change", change_of(self.event_name))
+
+
+def change_of(event_name: str) -> str:
+    """The kind of change an event name stands for (see CHANGE_OF_EVENT); "" when it is not watched."""
+    return CHANGE_OF_EVENT.get(event_name, "")
 
 
 def _items(value: Any) -> list[Any]:
@@ -262,6 +306,7 @@ class Batch:
             "accounts": sorted({c.account for c in self.changes if c.account}),
             "count": len(self.changes),
             "event_names": sorted({c.event_name for c in self.changes}),
+            "changes": sorted({c.change for c in self.changes if c.change}),
             "group_ids": union("group_ids"),
             "group_names": union("group_names"),
             "instance_ids": union("instance_ids"),
