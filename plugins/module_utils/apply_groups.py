@@ -46,7 +46,9 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
     regroup,
 )
 from ansible_collections.classiclink.mirror.plugins.module_utils.scope import (
-    AWS_FAILURES,
+    BotoCoreError,
+    ClientError,
+    ResponseParserError,
     DEFAULT_CONCURRENCY,
     GROUP_NOT_FOUND,
     Scope,
@@ -88,7 +90,7 @@ class GroupExecutor:
         """The group as EC2 describes it now; None when it does not exist."""
         try:
             found = self.scope.call("describe_security_groups", fresh=group_id in self.fresh, GroupIds=[group_id])
-        except AWS_FAILURES as exc:
+        except (BotoCoreError, ClientError, ResponseParserError) as exc:
             if is_code(exc, GROUP_NOT_FOUND):
                 return None
             raise
@@ -119,7 +121,7 @@ class GroupExecutor:
             index, pair = item
             try:
                 work(index, pair)
-            except AWS_FAILURES as exc:
+            except (BotoCoreError, ClientError, ResponseParserError) as exc:
                 self.outcome.fail(index, problem_of(exc, "%s for %s" % (what, pair.source.label if pair.source else pair.source_ref)))
 
         run_concurrently(pairs, guarded, self.concurrency)
@@ -151,7 +153,7 @@ class GroupExecutor:
                 VpcId=spec.vpc_id,
                 TagSpecifications=boto3_tag_specifications(spec.tags, ["security-group"]),
             )["GroupId"]
-        except AWS_FAILURES as exc:
+        except (BotoCoreError, ClientError, ResponseParserError) as exc:
             # Did the create happen after all (our resent call, or an overlapping run's)? Take it if it is ours.
             group_id = self.find_own_group(spec, exists=is_code(exc, "InvalidGroup.Duplicate"))
             if group_id is None:
@@ -169,7 +171,7 @@ class GroupExecutor:
                 self.scope.call("create_tags", fresh=fresh, Resources=[resource_id], Tags=ansible_dict_to_boto3_tag_list(values))
             if change.unset:
                 self.scope.call("delete_tags", fresh=fresh, Resources=[resource_id], Tags=[{"Key": key} for key in change.unset])
-        except AWS_FAILURES:
+        except (BotoCoreError, ClientError, ResponseParserError):
             if not self.tags_as_planned(resource_id, values, change.unset):
                 raise
 
@@ -196,7 +198,7 @@ class GroupExecutor:
         fresh = self.names_fresh(group_id, rules)
         try:
             self.scope.call(operation, fresh=fresh, GroupId=group_id, IpPermissions=regroup(rules, owner_id))
-        except AWS_FAILURES:
+        except (BotoCoreError, ClientError, ResponseParserError):
             remaining = self.still_to_do(verb, direction, group_id, rules)
             if remaining is None or remaining == rules:
                 raise  # nothing of it happened: the failure stands
@@ -229,7 +231,7 @@ class GroupExecutor:
                 "rules of mirror %s were not changed: it refers to the mirror of %s, which could not be created"
                 % (group_id, missing.source_id))))
             return
-        except AWS_FAILURES as exc:
+        except (BotoCoreError, ClientError, ResponseParserError) as exc:
             if not is_code(exc, GROUP_NOT_FOUND) or self.read_group(group_id) is not None:
                 raise
             self.outcome.fail(index, Problem("not_found", "mirror %s of %s was deleted during the run (%s); run again to recreate it" % (
@@ -237,7 +239,7 @@ class GroupExecutor:
             return
         try:
             self.tag(pair.source.id, pair.source_tags)
-        except AWS_FAILURES as exc:
+        except (BotoCoreError, ClientError, ResponseParserError) as exc:
             if not is_code(exc, GROUP_NOT_FOUND):
                 raise
             self.outcome.fail(index, Problem("not_found", (
@@ -252,7 +254,7 @@ class GroupExecutor:
         for group_id in pair.delete_ids:
             try:
                 self.scope.call("delete_security_group", GroupId=group_id)
-            except AWS_FAILURES as exc:
+            except (BotoCoreError, ClientError, ResponseParserError) as exc:
                 if self.read_group(group_id) is None:
                     continue  # gone, as planned (a resent call, or another run deleted it)
                 if is_code(exc, "DependencyViolation"):

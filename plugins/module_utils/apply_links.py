@@ -20,7 +20,14 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.plan_links impo
     LinkPlan,
     LinksPlan,
 )
-from ansible_collections.classiclink.mirror.plugins.module_utils.scope import AWS_FAILURES, Scope, problem_of, run_concurrently
+from ansible_collections.classiclink.mirror.plugins.module_utils.scope import (
+    BotoCoreError,
+    ClientError,
+    ResponseParserError,
+    Scope,
+    problem_of,
+    run_concurrently,
+)
 
 _VERBS = {LINKED: "linking", UNLINKED: "unlinking"}
 
@@ -42,7 +49,7 @@ class LinkExecutor:
     def detach(self, plan: LinkPlan) -> None:
         try:
             self.scope.call("detach_classic_link_vpc", InstanceId=plan.instance_id, VpcId=plan.current.vpc_id)
-        except AWS_FAILURES:
+        except (BotoCoreError, ClientError, ResponseParserError):
             now = self.current_link(plan.instance_id)
             if now is not None and now[0] == plan.current.vpc_id:
                 raise  # still linked there: the detach really failed
@@ -50,7 +57,7 @@ class LinkExecutor:
     def attach(self, plan: LinkPlan) -> None:
         try:
             self.scope.call("attach_classic_link_vpc", InstanceId=plan.instance_id, VpcId=plan.vpc_id, Groups=list(plan.groups))
-        except AWS_FAILURES:
+        except (BotoCoreError, ClientError, ResponseParserError):
             if self.current_link(plan.instance_id) != (plan.vpc_id, tuple(sorted(plan.groups))):
                 raise  # not linked as planned: the attach really failed
 
@@ -60,7 +67,7 @@ class LinkExecutor:
                 self.detach(plan)
             if plan.attach:
                 self.attach(plan)
-        except AWS_FAILURES as exc:  # a failed call: AWS, client side, unparsable answer
+        except (BotoCoreError, ClientError, ResponseParserError) as exc:  # a failed call: AWS, client side, unparsable answer
             what = "%s instance %s %s %s" % (
                 _VERBS.get(plan.action, "relinking"), plan.instance_id, "from" if plan.action == UNLINKED else "to", plan.vpc_id)
             self.outcome.fail(plan.instance_id, problem_of(exc, what))

@@ -18,7 +18,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.model import Instance, Link, SecurityGroup, Snapshot, Vpc
 from ansible_collections.classiclink.mirror.plugins.module_utils.rules import EGRESS, INGRESS, RuleError, RuleSet, flatten
-from ansible_collections.classiclink.mirror.plugins.module_utils.scope import AWS_FAILURES, Scope, error_text
+from ansible_collections.classiclink.mirror.plugins.module_utils.scope import BotoCoreError, ClientError, ResponseParserError, Scope, error_text
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import (
     LINK_TAG_KEYS,
     MIRRORED_FROM_TAG,
@@ -119,7 +119,7 @@ def load_snapshot(
 def _load_links(scope, snapshot: Snapshot, instance_ids: Optional[Sequence[str]], tolerate_link_errors: bool) -> None:
     try:
         _load_classiclink_state(scope, snapshot, instance_ids)
-    except AWS_FAILURES as exc:
+    except (BotoCoreError, ClientError, ResponseParserError) as exc:
         # Accounts without EC2-Classic refuse the ClassicLink calls; an audit still reports the rest.
         if not tolerate_link_errors:
             raise

@@ -184,4 +184,3 @@ class Outcome:
     def resolve(self, value: Optional[str]) -> Optional[str]:
         """A placeholder -> the id of the group created for it (other values unchanged)."""
         return self.ids.get(value, value) if value else value
-

@@ -38,8 +38,6 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.model import Pr
 DEFAULT_CONCURRENCY = 8
 GROUP_NOT_FOUND = "InvalidGroup.NotFound"
 UNPARSABLE = "ResponseParserError"  # the pseudo error code of an answer botocore cannot parse
-# Any failure of an EC2 call: AWS's answer, botocore's own, or an answer that cannot be parsed.
-AWS_FAILURES = (BotoCoreError, ClientError, ResponseParserError)
 # How long a call naming a group created by this run may see it as unknown (EC2 eventual
 # consistency): 6 jittered retries from 1 s, at most 8 s apart, about 25 s at worst.
 FRESH_RETRIES = dict(retries=7, delay=1, max_delay=8, catch_extra_error_codes=[GROUP_NOT_FOUND])
@@ -123,7 +121,7 @@ class Scope:
         try:
             get_waiter(self.client, "security_group_exists").wait(
                 GroupIds=list(group_ids), WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts})
-        except (WaiterError,) + AWS_FAILURES:
+        except (WaiterError, BotoCoreError, ClientError, ResponseParserError):
             return False
         return True
 

@@ -27,8 +27,16 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError
 from botocore.parsers import create_parser
 
-from tests.support.aws_proxy import (ALL_KINDS, DROP_AFTER, DROP_BEFORE, THROTTLE, UNAVAILABLE, ConsistencyLag,
-                                      FaultPlan, start_proxy)
+from tests.support.aws_proxy import (
+    ALL_KINDS,
+    DROP_AFTER,
+    DROP_BEFORE,
+    THROTTLE,
+    UNAVAILABLE,
+    ConsistencyLag,
+    FaultPlan,
+    start_proxy,
+)
 from tests.support.devpaths import REPO_ROOT
 from tests.support.moto_harness import MotoHarness
 

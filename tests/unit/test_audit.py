@@ -15,8 +15,8 @@ SSH, HTTP = cidr(22, "10.0.0.0/8"), cidr(80, "0.0.0.0/0")
 def test_a_converged_estate_has_no_drift():
     web = source("sg-a0000001", "web", rules=rules(SSH), tags={TO: "sg-b0000001"})
     web_m = mirror("sg-b0000001", web, rules=rules(SSH, ALLOW_ALL_EGRESS))
-    report = audit(linked_snapshot(web, web_m, instances=[Instance("i-1", "running", (web.id,), None)],
-                                links=[Link("i-1", VPC1, (web_m.id,))]), KEYS)
+    snap = linked_snapshot(web, web_m, instances=[Instance("i-1", "running", (web.id,), None)], links=[Link("i-1", VPC1, (web_m.id,))])
+    report = audit(snap, KEYS)
     assert report["drift"] is False
     [pair] = report["pairs"]
     assert pair["in_sync"] and pair["mirror_group_id"] == web_m.id and pair["code"] is None

@@ -132,4 +132,3 @@ def test_group_from_description_records_an_unreadable_rule():
                                     "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 90, "ToPort": 80,
                                                        "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}]})
     assert group.rules_error and "sg-12345678" in group.rules_error
-
