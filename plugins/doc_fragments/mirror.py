@@ -35,3 +35,39 @@ options:
     type: int
     default: 8
 """
+
+    # The guardrails option (classiclink_mirror_group, classiclink_mirror_info).
+    GUARDRAILS = r"""
+options:
+  guardrails:
+    description:
+      - Rule patterns the migration does not carry into the mirrors (docs/howto-leave-old-mistakes-behind.md).
+      - An ingress source rule matches a pattern when it lets all of the pattern's traffic in from part of its network
+        (its protocol is the pattern's or all, its port range covers the pattern's, its CIDR overlaps the pattern's
+        network). Group and prefix-list references and egress rules never match.
+      - With O(guardrails[].action=withhold) the rule is not mirrored, is revoked from the mirror if present there (also
+        with O(classiclink.mirror.classiclink_mirror_group#module:purge_rules=false)), and is reported in
+        RV(classiclink.mirror.classiclink_mirror_group#module:groups[].withheld_rules); a source that keeps it is not
+        drift. With O(guardrails[].action=fail) the pair fails before any change, with code V(guardrail).
+      - Patterns are checked before any AWS call; a bad one fails the module naming the entry.
+    type: list
+    elements: dict
+    suboptions:
+      protocol:
+        description: V(tcp), V(udp), V(icmp), V(icmpv6), a protocol number, or V(all).
+        type: str
+        default: all
+      ports:
+        description:
+          - One port (V(22)) or a range (V(1024-65535)); tcp and udp only. Every port when omitted.
+        type: str
+      cidr:
+        description: An IPv4 or IPv6 network, such as V(0.0.0.0/0) or V(::/0).
+        type: str
+        required: true
+      action:
+        description: What to do with a matching rule.
+        type: str
+        choices: [withhold, fail]
+        default: withhold
+"""

@@ -168,6 +168,20 @@ _value:
       description: Orphan mirrors reported by the mirror call (RV(classiclink.mirror.classiclink_mirror_group#module:orphans)) that were not deleted.
       type: int
       sample: 0
+    rules_withheld:
+      description: Source rules that guardrails kept out of the mirrors (RV(classiclink.mirror.classiclink_mirror_group#module:groups[].withheld_rules)).
+      type: int
+      sample: 0
+    mirrors_in_use:
+      description:
+        - Mirrors in use - reported in use by the mirror call's usage audit, or linked by the link call. 0 when the mirror
+          call ran without O(classiclink.mirror.classiclink_mirror_group#module:usage_audit).
+      type: int
+      sample: 3
+    mirrors_total:
+      description: Mirrors the usage audit looked at; the migration's progress is RV(_value.mirrors_in_use) of this.
+      type: int
+      sample: 5
     errors:
       description: One line per failed pair, orphan, instance, or failed call.
       type: list
@@ -217,7 +231,12 @@ COUNTERS = (
     "conflicts",
     "classiclink_enabled",
     "orphans_kept",
+    "rules_withheld",
+    "mirrors_in_use",
+    "mirrors_total",
 )
+LINKED_ACTIONS = ("linked", "relinked", "unchanged")  # a mirror in such a link is in use
+UNUSED_SHOWN = 5  # unused mirrors named in the summary line, then a count
 
 
 def _ran(result: t.Any, name: str) -> bool:
@@ -259,6 +278,7 @@ class _Summary:
         self.errors: t.List[str] = []
         self.skipped: t.List[str] = []
         self.deleted_ids: t.Set[str] = set()
+        self.unused: t.List[str] = []
 
     def add_groups(self, result: t.Any, what: str, orphans_only: bool = False) -> None:
         if not _ran(result, what):
@@ -281,6 +301,9 @@ class _Summary:
             self.counts["rules_added"] += len(changes.get("authorize") or ())
             self.counts["rules_revoked"] += len(changes.get("revoke") or ())
             self.counts["rules_updated"] += len(changes.get("update") or ())
+        for rule in entry.get("withheld_rules") or ():
+            self.counts["rules_withheld"] += 1
+            self.skipped.append("%s: %s withheld: %s" % (_pair_label(entry), _rule_text(rule), rule.get("reason") or "matches a guardrail"))
         for rule in entry.get("skipped_references") or ():
             self.counts["skipped_references"] += 1
             self.skipped.append("%s: %s not mirrored: %s" % (_pair_label(entry), _rule_text(rule), rule.get("reason") or "cannot be translated"))
@@ -316,6 +339,21 @@ class _Summary:
                 self.counts["conflicts"] += 1
                 self.skipped.append("instance %s not linked: %s" % (item.get("instance_id"), item.get("reason")))
 
+    def add_usage(self, mirrored: t.Any, links: t.Any) -> None:
+        """Mirrors in use (RV(groups[].mirror_in_use) of the mirror call, or linked by the link call)."""
+        if not isinstance(mirrored, dict) or "mirrors_total" not in mirrored:
+            return
+        linked = set()
+        if isinstance(links, dict):
+            for item in links.get("instances") or ():
+                if item.get("action") in LINKED_ACTIONS:
+                    linked.update(item.get("groups") or ())
+        audited = [entry for entry in mirrored.get("groups") or () if entry.get("mirror_in_use") is not None]
+        unused = [entry for entry in audited if not entry["mirror_in_use"] and entry.get("mirror_group_id") not in linked]
+        self.counts["mirrors_total"] = len(audited)
+        self.counts["mirrors_in_use"] = len(audited) - len(unused)
+        self.unused = ["%s (%s)" % (entry.get("source_group_name"), entry.get("mirror_group_id")) for entry in unused]
+
     def add_orphans(self, mirrored: t.Any) -> None:
         if not isinstance(mirrored, dict):
             return
@@ -335,6 +373,11 @@ class _Summary:
             out.append("ClassicLink enabled on %d VPCs" % c["classiclink_enabled"])
         if c["orphans_kept"]:
             out.append("orphan mirrors kept: %d (turn pruning on to delete them)" % c["orphans_kept"])
+        if c["rules_withheld"]:
+            out.append("rules withheld by guardrails: %d" % c["rules_withheld"])
+        if c["mirrors_total"]:
+            shown = ", ".join(self.unused[:UNUSED_SHOWN]) + (", and %d more" % (len(self.unused) - UNUSED_SHOWN) if len(self.unused) > UNUSED_SHOWN else "")
+            out.append("mirrors in use: %d of %d%s" % (c["mirrors_in_use"], c["mirrors_total"], "; not yet: " + shown if shown else ""))
         out.extend(self.skipped)
         if self.errors:
             out.append("FAILED: %d" % len(self.errors))
@@ -358,6 +401,7 @@ def mirror_summary(mirrored: t.Any, links: t.Any = None, pruned: t.Any = None) -
     summary.add_links(links)
     summary.add_groups(pruned, "prune", orphans_only=True)
     summary.add_orphans(mirrored)
+    summary.add_usage(mirrored, links)
     return summary.result()
 
 

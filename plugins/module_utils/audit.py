@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.guardrails import Guardrail
 from ansible_collections.classiclink.mirror.plugins.module_utils.model import RULE_CHANGES, SecurityGroup, Snapshot
@@ -70,12 +70,10 @@ def audit(snapshot: Snapshot, link_tag_keys: Sequence[str], vpc_ids: Optional[Se
         })
 
     orphans = orphan_results(find_orphans(snapshot, link_tag_keys, vpc_ids))
-    usage = {}
+    usage: Dict[str, object] = {"unused_mirrors": [], "mirrors_in_use": 0, "mirrors_total": 0}
     if interface_groups is not None:
         existing = [pair["mirror_group_id"] for pair in pairs if pair["mirror_group_id"] in snapshot.groups]
-        usage = mirror_usage(snapshot, existing, interface_groups)
-        for pair in pairs:
-            pair["mirror_in_use"] = usage.get(pair["mirror_group_id"])
+        usage = add_usage(pairs, mirror_usage(snapshot, existing, interface_groups))
 
     instances: List[dict] = []
     if with_instances and not snapshot.links_error:
@@ -104,22 +102,33 @@ def audit(snapshot: Snapshot, link_tag_keys: Sequence[str], vpc_ids: Optional[Se
         "orphans": orphans,
         "instances": instances,
         "links_error": snapshot.links_error,
-        "unused_mirrors": [usage_entry(snapshot.groups[mirror_id]) for mirror_id, used in sorted(usage.items()) if not used],
-        "mirrors_in_use": sum(1 for used in usage.values() if used),
-        "mirrors_total": len(usage),
         "redundant_sources": redundant_sources([group for group, _link in declared]),
+        **usage,
     }
 
 
-def usage_entry(mirror: SecurityGroup) -> dict:
-    return {"group_id": mirror.id, "group_name": mirror.name, "vpc_id": mirror.vpc_id, "mirrored_from": mirror.mirrored_from}
+def add_usage(entries: List[dict], usage: Mapping[str, bool]) -> Dict[str, object]:
+    """Set ``mirror_in_use`` on the pair entries whose mirror ``usage`` knows (None elsewhere: a mirror
+    still to be created); the migration's progress: ``unused_mirrors``, ``mirrors_in_use`` of ``mirrors_total``."""
+    unused: List[dict] = []
+    for entry in entries:
+        used = usage.get(entry.get("mirror_group_id")) if not entry.get("deleted") else None
+        entry["mirror_in_use"] = used
+        if used is False:
+            unused.append({"group_id": entry["mirror_group_id"], "group_name": entry["source_group_name"],
+                           "vpc_id": entry["vpc_id"], "mirrored_from": entry["source_group_id"]})
+    counted = [entry["mirror_in_use"] for entry in entries if entry["mirror_in_use"] is not None]
+    return {"unused_mirrors": unused, "mirrors_in_use": counted.count(True), "mirrors_total": len(counted)}
 
 
 def mirror_usage(snapshot: Snapshot, mirror_ids: Sequence[str], interface_groups: Set[str]) -> Dict[str, bool]:
     """Mirror id -> whether anything uses it: a network interface carries it (``interface_groups``,
-    from DescribeNetworkInterfaces), another group's rule refers to it, or a ClassicLink holds it."""
+    from DescribeNetworkInterfaces), a rule of a group that is not a mirror refers to it, or a ClassicLink
+    holds it. Mirrors' references to each other are copies of the sources' and say nothing about use."""
     referenced = set()
     for group in snapshot.groups.values():
+        if group.mirrored_from:
+            continue
         for rule in group.rules:
             if rule.kind == GROUP and rule.target != group.id:
                 referenced.add(rule.target)

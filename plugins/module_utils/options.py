@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.classiclink.mirror.plugins.module_utils.guardrails import parse_guardrails
 from ansible_collections.classiclink.mirror.plugins.module_utils.scope import DEFAULT_CONCURRENCY
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import LINK_TAG_KEYS, is_vpc_id
 
@@ -14,6 +15,28 @@ COMMON_ARGS = dict(
     concurrency=dict(type="int", default=DEFAULT_CONCURRENCY),
     classic_vpc_id=dict(type="str"),
 )
+
+
+GUARDRAIL_ARGS = dict(
+    guardrails=dict(
+        type="list",
+        elements="dict",
+        options=dict(
+            protocol=dict(type="str", default="all"),
+            ports=dict(type="str"),
+            cidr=dict(type="str", required=True),
+            action=dict(type="str", choices=["withhold", "fail"], default="withhold"),
+        ),
+    ),
+)
+
+
+def guardrails_of(module):
+    """The guardrails option, parsed; fails the module naming every bad entry, before any AWS call."""
+    parsed, errors = parse_guardrails(module.params.get("guardrails"))
+    if errors:
+        module.fail_json(msg="%d guardrail(s) cannot be used: %s" % (len(errors), "; ".join(errors)))
+    return parsed
 
 
 def check_common(module) -> None:

@@ -113,6 +113,15 @@ options:
       - Only prune orphan mirrors in these VPCs. Default is O(vpc_ids), or else every VPC of the region.
     type: list
     elements: str
+  usage_audit:
+    description:
+      - Also report which mirrors are in use (RV(groups[].mirror_in_use), RV(unused_mirrors)) - a network interface
+        carries them, or a rule of a group that is not a mirror refers to them.
+      - Reads only, one C(DescribeNetworkInterfaces) call per 200 mirrors. ClassicLinks are not read here; the role's
+        summary adds the links of its link step.
+    type: bool
+    default: false
+    version_added: 0.2.0
   tags:
     description:
       - Extra tags for the mirrors. The mirror-relationship tags are always set and never purged.
@@ -125,6 +134,7 @@ options:
     default: true
 extends_documentation_fragment:
   - classiclink.mirror.mirror
+  - classiclink.mirror.mirror.guardrails
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -512,6 +522,27 @@ groups:
               classiclinkmirror:mirroredToVpcSecurityGroupId: sg-0fedcba9876543210
             removed: []
           contains: *tag_change
+    withheld_rules:
+      description:
+        - Source rules that O(guardrails) keep out of the mirror (and revoke from it), each with the rule's fields, the
+          C(pattern) it matched (C(protocol), C(ports), C(cidr), C(action)), a C(reason) and the code V(guardrail).
+      type: list
+      elements: dict
+      sample:
+        - direction: ingress
+          protocol: tcp
+          from_port: 22
+          to_port: 22
+          cidr_ip: 0.0.0.0/0
+          pattern: {protocol: tcp, ports: "22", cidr: 0.0.0.0/0, action: withhold}
+          reason: "matches guardrail tcp 22 from 0.0.0.0/0: not mirrored, and revoked from the mirror"
+          code: guardrail
+    mirror_in_use:
+      description:
+        - With O(usage_audit=true), whether the mirror is in use (a network interface carries it, or a rule of a group
+          that is not a mirror refers to it); V(false) for a mirror this run created; null otherwise.
+      type: bool
+      sample: false
     skipped_references:
       description:
         - Source rules that refer to a group whose reference cannot be translated into the target VPC. They are not put on
@@ -615,13 +646,33 @@ groups:
           C(InvalidGroup.NotFound) with V(not_found), C(DependencyViolation) with V(in_use)); null otherwise.
       type: str
       sample: null
+unused_mirrors:
+  description:
+    - With O(usage_audit=true), the mirrors that nothing uses yet (ClassicLinks are not read here), as
+      RV(classiclink.mirror.classiclink_mirror_info#module:unused_mirrors).
+  returned: when O(usage_audit=true)
+  type: list
+  elements: dict
+  sample:
+    - {group_id: sg-0fedcba9876543210, group_name: web-backend, vpc_id: vpc-0a1b2c3d4e5f60718, mirrored_from: sg-0123456789abcdef0}
+mirrors_in_use:
+  description: With O(usage_audit=true), how many of RV(mirrors_total) mirrors are in use.
+  returned: when O(usage_audit=true)
+  type: int
+  sample: 12
+mirrors_total:
+  description: With O(usage_audit=true), how many mirrors the pairs have (created ones included after a real run).
+  returned: when O(usage_audit=true)
+  type: int
+  sample: 40
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.apply_groups import apply_plan
-from ansible_collections.classiclink.mirror.plugins.module_utils.describe import load_snapshot
-from ansible_collections.classiclink.mirror.plugins.module_utils.options import COMMON_ARGS, check_common
+from ansible_collections.classiclink.mirror.plugins.module_utils.audit import add_usage, mirror_usage
+from ansible_collections.classiclink.mirror.plugins.module_utils.describe import interface_groups, load_snapshot
+from ansible_collections.classiclink.mirror.plugins.module_utils.options import COMMON_ARGS, GUARDRAIL_ARGS, check_common, guardrails_of
 from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import MirrorOptions, declared_sources
 from ansible_collections.classiclink.mirror.plugins.module_utils.plan_groups import plan_pairs
 from ansible_collections.classiclink.mirror.plugins.module_utils.report import plan_result
@@ -631,6 +682,18 @@ try:
     from botocore.exceptions import BotoCoreError, ClientError
 except ImportError:
     pass  # handled by AnsibleAWSModule
+
+
+def usage_of(module, scope, snapshot, plan, entries):
+    """Which mirrors are in use; a mirror this run created is not (nothing can carry it yet)."""
+    existing = sorted(set(pair.mirror.id for pair in plan.pairs if pair.mirror is not None and not pair.removal))
+    try:
+        usage = mirror_usage(snapshot, existing, interface_groups(scope, existing))
+    except (BotoCoreError, ClientError) as e:
+        module.fail_json_aws(e, msg="Could not describe the network interfaces that carry the mirrors (usage_audit)")
+    created = [entry["mirror_group_id"] for entry in entries if entry["created"] and not module.check_mode]
+    usage.update((mirror_id, False) for mirror_id in created)
+    return add_usage(entries, usage)
 
 
 def main():
@@ -649,6 +712,8 @@ def main():
         purge_tags=dict(type="bool", default=True),
         prune=dict(type="bool", default=False),
         prune_vpc_ids=dict(type="list", elements="str"),
+        usage_audit=dict(type="bool", default=False),
+        **GUARDRAIL_ARGS,
         **COMMON_ARGS,
     )
     module = AnsibleAWSModule(
@@ -675,6 +740,7 @@ def main():
         vpc_id=params["vpc_id"].strip() if params["vpc_id"] else None,
         prune=params["prune"],
         prune_vpc_ids=tuple(params["prune_vpc_ids"] or params["vpc_ids"] or ()) or None,
+        guardrails=guardrails_of(module),
     )
 
     scope = Scope.of_module(module)
@@ -697,6 +763,8 @@ def main():
             module.warn(warning)
         for skipped in entry["skipped_references"]:
             module.warn("%s: rule dropped from the mirror: %s" % (entry["source_group_name"] or entry["source_ref"], skipped["reason"]))
+    if params["usage_audit"]:
+        result.update(usage_of(module, scope, snapshot, plan, result["groups"]))
     if params["source_group"] and result["groups"] and result["groups"][0]["mirror_group_id"]:
         result["group_id"] = result["groups"][0]["mirror_group_id"]
     if not module._diff:

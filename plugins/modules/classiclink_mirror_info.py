@@ -37,8 +37,18 @@ options:
       - Also describe instances and ClassicLinks. Turn off for a groups-only audit.
     type: bool
     default: true
+  usage_audit:
+    description:
+      - Report which mirrors are in use (RV(pairs[].mirror_in_use), RV(unused_mirrors), RV(mirrors_in_use) of
+        RV(mirrors_total)) - a network interface carries them, a rule of a group that is not a mirror refers to them, or
+        an instance is linked to them.
+      - One C(DescribeNetworkInterfaces) call per 200 mirrors.
+    type: bool
+    default: true
+    version_added: 0.2.0
 extends_documentation_fragment:
   - classiclink.mirror.mirror
+  - classiclink.mirror.mirror.guardrails
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -383,6 +393,20 @@ pairs:
             revoke: []
             update: []
           contains: *rule_changes
+    mirror_in_use:
+      description:
+        - With O(usage_audit), whether the mirror is in use - a network interface carries it, a rule of a group that is
+          not a mirror refers to it, or an instance is linked to it; null when the mirror does not exist yet or
+          O(usage_audit=false).
+      type: bool
+      sample: true
+    withheld_rules:
+      description:
+        - Source rules that O(guardrails) keep out of the mirror, as
+          RV(classiclink.mirror.classiclink_mirror_group#module:groups[].withheld_rules). Not drift.
+      type: list
+      elements: dict
+      sample: []
     skipped_references:
       description:
         - Source rules whose group reference cannot be translated into the target VPC, as
@@ -597,6 +621,53 @@ instances:
           RV(classiclink.mirror.classiclink_instance_link#module:instances).
       type: str
       sample: null
+unused_mirrors:
+  description:
+    - Mirrors that exist and that nothing uses yet (see O(usage_audit)), in the order of RV(pairs). Empty when
+      O(usage_audit=false).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - group_id: sg-0fedcba9876543210
+      group_name: web-backend
+      vpc_id: vpc-0a1b2c3d4e5f60718
+      mirrored_from: sg-0123456789abcdef0
+  contains:
+    group_id:
+      description: The mirror's id.
+      type: str
+      sample: sg-0fedcba9876543210
+    group_name:
+      description: Its name (the source's).
+      type: str
+      sample: web-backend
+    vpc_id:
+      description: The target VPC.
+      type: str
+      sample: vpc-0a1b2c3d4e5f60718
+    mirrored_from:
+      description: The source's id.
+      type: str
+      sample: sg-0123456789abcdef0
+mirrors_in_use:
+  description: How many of the RV(mirrors_total) existing mirrors are in use (0 when O(usage_audit=false)).
+  returned: always
+  type: int
+  sample: 12
+mirrors_total:
+  description: How many mirrors of the pairs exist (0 when O(usage_audit=false)); the migration's progress is RV(mirrors_in_use) of this.
+  returned: always
+  type: int
+  sample: 40
+redundant_sources:
+  description:
+    - Groups of source ids whose rules are identical in canonical form (descriptions aside, a group's reference to
+      itself counted as such) within one VPC; candidates to consolidate before they are mirrored.
+  returned: always
+  type: list
+  elements: list
+  sample: [["sg-0123456789abcdef0", "sg-0123456789abcdef1"]]
 links_error:
   description: Why the instances' ClassicLink state could not be read (for example on an account without EC2-Classic), or null.
   returned: always
@@ -607,8 +678,8 @@ links_error:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.audit import audit
-from ansible_collections.classiclink.mirror.plugins.module_utils.describe import load_snapshot
-from ansible_collections.classiclink.mirror.plugins.module_utils.options import COMMON_ARGS, check_common
+from ansible_collections.classiclink.mirror.plugins.module_utils.describe import interface_groups, load_snapshot
+from ansible_collections.classiclink.mirror.plugins.module_utils.options import COMMON_ARGS, GUARDRAIL_ARGS, check_common, guardrails_of
 from ansible_collections.classiclink.mirror.plugins.module_utils.scope import Scope
 
 try:
@@ -622,19 +693,30 @@ def main():
         vpc_ids=dict(type="list", elements="str"),
         prune=dict(type="bool", default=False),
         instances=dict(type="bool", default=True),
+        usage_audit=dict(type="bool", default=True),
+        **GUARDRAIL_ARGS,
         **COMMON_ARGS,
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     check_common(module)
     params = module.params
     keys = tuple(params["link_tag_keys"])
+    guardrails = guardrails_of(module)
+    scope = Scope.of_module(module)
     try:
         snapshot = load_snapshot(
-            Scope.of_module(module), keys, with_links=params["instances"], classic_vpc_id=params["classic_vpc_id"], tolerate_link_errors=True
+            scope, keys, with_links=params["instances"], classic_vpc_id=params["classic_vpc_id"], tolerate_link_errors=True
         )
     except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Could not describe the security groups, VPCs or instances of this region")
-    module.exit_json(changed=False, **audit(snapshot, keys, params["vpc_ids"], params["prune"], params["instances"]))
+    carried = None
+    if params["usage_audit"]:
+        try:
+            carried = interface_groups(scope, [group.id for group in snapshot.mirrors()])
+        except (BotoCoreError, ClientError) as e:
+            module.fail_json_aws(e, msg="Could not describe the network interfaces that carry the mirrors (usage_audit)")
+    module.exit_json(changed=False, **audit(snapshot, keys, params["vpc_ids"], params["prune"], params["instances"],
+                                            guardrails=guardrails, interface_groups=carried))
 
 
 if __name__ == "__main__":

@@ -64,13 +64,13 @@ def test_usage_counts_interfaces_rules_of_other_groups_and_links():
     web = source("sg-a0000001", "web", rules=rules(SSH), tags={TO: "sg-b0000001"})
     app = source("sg-a0000002", "app", rules=rules(HTTP), tags={TO: "sg-b0000002"})
     db = source("sg-a0000003", "db", rules=rules(cidr(5432, "10.0.0.0/8")), tags={TO: "sg-b0000003"})
-    web_m = mirror("sg-b0000001", web, rules=rules(SSH, ALLOW_ALL_EGRESS))
+    web_m = mirror("sg-b0000001", web, rules=rules(SSH, ref(8080, "sg-b0000002"), ALLOW_ALL_EGRESS))  # a mirror's reference: no use
     app_m = mirror("sg-b0000002", app, rules=rules(HTTP, ALLOW_ALL_EGRESS))
     db_m = mirror("sg-b0000003", db, rules=rules(cidr(5432, "10.0.0.0/8"), ALLOW_ALL_EGRESS))
     lb = group("sg-c0000001", "vpc-lb", vpc_id=VPC1, rules=rules(ref(5432, db_m.id)))  # a VPC group allows db's mirror
     snap = linked_snapshot(web, app, db, web_m, app_m, db_m, lb)
     report = audit(snap, KEYS, interface_groups=set())
-    assert [m["group_id"] for m in report["unused_mirrors"]] == [web_m.id, app_m.id]
+    assert [m["group_id"] for m in report["unused_mirrors"]] == [app_m.id, web_m.id]  # by source name
     assert (report["mirrors_in_use"], report["mirrors_total"]) == (1, 3)
     report = audit(snap, KEYS, interface_groups={web_m.id})  # an instance in the target VPC carries web's mirror
     assert {p["source_group_name"]: p["mirror_in_use"] for p in report["pairs"]} == {"web": True, "app": False, "db": True}

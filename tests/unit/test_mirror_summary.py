@@ -160,3 +160,22 @@ def test_filter_is_registered_and_documented_as_called():
     yaml.safe_load(plugin.EXAMPLES)
     returned = yaml.safe_load(plugin.RETURN)["_value"]["contains"]
     assert set(returned) == set(plugin.COUNTERS) | {"changed", "errors", "lines"}
+
+
+def test_withheld_rules_and_mirror_usage_are_summarised():
+    withheld = dict(rule(22, cidr_ip="0.0.0.0/0"), reason="matches guardrail tcp 22 from 0.0.0.0/0", code="guardrail")
+    groups = [pair("web", "sg-0001"), pair("app", "sg-0002"), pair("db", "sg-0003")]
+    groups[0].update(withheld_rules=[withheld], mirror_in_use=True, mirror_group_id="sg-m1")
+    groups[1].update(mirror_in_use=False, mirror_group_id="sg-m2")
+    groups[2].update(mirror_in_use=False, mirror_group_id="sg-m3")
+    mirrored = {"changed": False, "groups": groups, "mirrors_total": 3, "mirrors_in_use": 1, "unused_mirrors": []}
+    links = {"changed": False, "enabled_classiclink": [], "instances": [dict(instance("i-1", "unchanged"), groups=["sg-m2"])]}
+    summary = mirror_summary(mirrored, links)
+    assert (summary["rules_withheld"], summary["mirrors_in_use"], summary["mirrors_total"]) == (1, 2, 3)
+    assert "mirrors in use: 2 of 3; not yet: db (sg-m3)" in summary["lines"]
+    assert any("tcp 22 from 0.0.0.0/0 withheld: matches guardrail" in line for line in summary["lines"])
+
+
+def test_without_usage_audit_no_usage_line():
+    summary = mirror_summary({"changed": False, "groups": [pair("web", "sg-0001")]})
+    assert summary["mirrors_total"] == 0 and not any(line.startswith("mirrors in use") for line in summary["lines"])
