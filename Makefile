@@ -47,6 +47,7 @@ help:
 	@echo "make collections     create the $(COLLECTION_LINK) symlink"
 	@echo "make clean           remove build/test output (keeps .venv); distclean also removes .venv"
 	@echo "PYTEST_ARGS=...      extra pytest arguments (e.g. '-n 2' for pytest-xdist)"
+	@echo "make iam-policy      IAM policies of a deployment (IAM_ARGS=\"--source-account ... --region ... --target-vpc ... --out DIR\"); alone: regenerate docs/iam-policy.json; see docs/iam.md"
 
 venv:
 	@tools/bootstrap-venv.sh
@@ -99,3 +100,12 @@ distclean: clean
 BENCH_ARGS ?=
 bench: venv collections
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# IAM policies of a deployment (docs/iam.md), not part of `make test`; the generated
+# policies are checked by tests/security (the call table and parliament) in `make pytest`:
+#   make iam-policy IAM_ARGS="--source-account 111122223333 --region us-east-1 --target-vpc vpc-... --out iam/"
+# Without IAM_ARGS it regenerates the documented example docs/iam-policy.json.
+.PHONY: iam-policy
+IAM_ARGS ?= --example
+iam-policy: venv
+	$(PY) -m tools.iam_policy $(IAM_ARGS)
