@@ -249,7 +249,7 @@ def mirror_statements(dep: Deployment, account: str) -> List[dict]:
         default_arns = [vpc.group_arn(group_id) for vpc, group_id in defaults]
         out += [
             statement("AdoptDefaultGroupsOfTargetVpcs", ["ec2:CreateTags"], default_arns, {
-                "ArnEquals": {"ec2:Vpc": _one(sorted({vpc.arn for vpc, _ in defaults}))},
+                "ArnEquals": {"ec2:Vpc": _one(sorted({pair[0].arn for pair in defaults}))},
                 "ForAllValues:StringEquals": {"aws:TagKeys": MIRRORED_FROM_TAG},
                 "Null": {"aws:TagKeys": "false", f"aws:ResourceTag/{MIRRORED_FROM_TAG}": "true"},
             }),
@@ -305,11 +305,10 @@ def classiclink_statements(dep: Deployment) -> List[dict]:
     instances = "arn:%s:ec2:%s:%s:instance/*" % (dep.partition, dep.region, dep.source_account)
     out = [
         statement("LinkInstancesToTargetVpcsOnly", ["ec2:AttachClassicLinkVpc", "ec2:DetachClassicLinkVpc"], [instances, *vpc_arns]),
-        statement("LinkInstancesToMirrorsOnly", ["ec2:AttachClassicLinkVpc"],
-                  groups_of(dep.partition, dep.source_account, [dep.region]), {
-                      "ArnEquals": {"ec2:Vpc": _one(vpc_arns)},
-                      "Null": {f"aws:ResourceTag/{MIRRORED_FROM_TAG}": "false"},
-                  }),
+        statement("LinkInstancesToMirrorsOnly", ["ec2:AttachClassicLinkVpc"], groups_of(dep.partition, dep.source_account, [dep.region]), {
+            "ArnEquals": {"ec2:Vpc": _one(vpc_arns)},
+            "Null": {f"aws:ResourceTag/{MIRRORED_FROM_TAG}": "false"},
+        }),
     ]
     if dep.enable_classiclink:
         out.append(statement("EnableClassicLinkOnTargetVpcs", ["ec2:EnableVpcClassicLink"], vpc_arns))

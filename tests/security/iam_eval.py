@@ -120,7 +120,7 @@ def condition_holds(operator: str, key: str, values: Any, context: Dict[str, Any
         if len(values) != 1 or values[0] not in ("true", "false"):
             raise Unsupported("Null takes true or false: %r" % values)
         return missing if values[0] == "true" else not missing
-    qualifier, _, base = operator.rpartition(":")
+    qualifier, base = operator.rpartition(":")[::2]
     if qualifier not in ("", "ForAllValues", "ForAnyValue"):
         raise Unsupported("set qualifier %r" % qualifier)
     if_exists = base.endswith("IfExists")
@@ -176,7 +176,7 @@ def allowing(policy: dict, request: Request) -> List[str]:
 def decide(policy: dict, call: Call) -> Tuple[bool, List[Tuple[Request, str]]]:
     """(allowed?, the decision for each request of the call)."""
     decisions = [(request, evaluate(policy, request)) for request in call.requests]
-    return all(decision == ALLOW for _, decision in decisions), decisions
+    return all(pair[1] == ALLOW for pair in decisions), decisions
 
 
 def explain(policy: dict, call: Call) -> str:
