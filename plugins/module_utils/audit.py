@@ -55,7 +55,7 @@ def audit(snapshot: Snapshot, link_tag_keys: Sequence[str], vpc_ids: Optional[Se
         })
         if pair is None or link.vpc_id is None:
             continue  # no target VPC to pair with: reported under sources only
-        entry = pair_result(pair)
+        entry = pair_result(pair, names=plan.names)
         pairs.append({
             "source_group_id": group.id,
             "source_group_name": group.name,

@@ -17,7 +17,7 @@ from typing import Iterable, Mapping, Optional, Sequence
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.model import Instance, Link, SecurityGroup, Snapshot, Vpc
-from ansible_collections.classiclink.mirror.plugins.module_utils.rules import EGRESS, INGRESS, RuleError, RuleSet, flatten
+from ansible_collections.classiclink.mirror.plugins.module_utils.rules import EGRESS, GROUP, INGRESS, RuleError, RuleSet, flatten
 from ansible_collections.classiclink.mirror.plugins.module_utils.scope import BotoCoreError, ClientError, ResponseParserError, Scope, error_text
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import (
     LINK_TAG_KEYS,
@@ -63,6 +63,7 @@ def load_snapshot(
     classic_vpc_id: Optional[str] = None,
     tolerate_link_errors: bool = False,
     target_groups: bool = True,
+    name_references: bool = False,
 ) -> Snapshot:
     """Read the groups and VPCs a run needs, in four paginated describes or fewer.
 
@@ -74,7 +75,9 @@ def load_snapshot(
     ``with_links`` adds the instances (``instance_ids``, or every instance that
     is not terminated), their ClassicLinks and the target VPCs' ClassicLink
     status: three more describes; ``target_groups=False`` skips step 4 (links
-    need the mirrors, which step 2 finds). ``classic_vpc_id`` (an id, or ``default``)
+    need the mirrors, which step 2 finds); ``name_references`` reads the names of groups that
+    rules refer to but no step read (one more describe, only when there are such groups).
+    ``classic_vpc_id`` (an id, or ``default``)
     names a VPC whose groups and instances stand in for EC2-Classic.
     """
     snapshot = Snapshot()
@@ -111,9 +114,29 @@ def load_snapshot(
     if targets and target_groups:
         for raw in describe_groups(scope, [{"Name": "vpc-id", "Values": targets}]):
             snapshot.add_group(group_from_description(raw))
+    if name_references:
+        _load_referenced_names(scope, snapshot)
     if with_links:
         _load_links(scope, snapshot, instance_ids, tolerate_link_errors)
     return snapshot
+
+
+# DescribeSecurityGroups takes at most 200 values in one filter.
+GROUP_FILTER_BATCH = 200
+
+
+def _load_referenced_names(scope: Scope, snapshot: Snapshot) -> None:
+    """Names of the groups that rules refer to but the run did not read (so that messages and
+    ``--diff`` name them): one describe per 200 such groups, none when there are none."""
+    unknown = set()
+    for group in snapshot.groups.values():
+        for rule in group.rules:
+            if rule.kind == GROUP and rule.target not in snapshot.groups and rule.user_id in (None, "", group.owner_id):
+                unknown.add(rule.target)
+    ids = sorted(unknown)
+    for start in range(0, len(ids), GROUP_FILTER_BATCH):
+        for raw in describe_groups(scope, [{"Name": "group-id", "Values": ids[start:start + GROUP_FILTER_BATCH]}]):
+            snapshot.names[raw["GroupId"]] = raw.get("GroupName", "")
 
 
 def _load_links(scope, snapshot: Snapshot, instance_ids: Optional[Sequence[str]], tolerate_link_errors: bool) -> None:

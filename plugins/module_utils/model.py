@@ -136,6 +136,7 @@ class Snapshot:
     default_vpc_id: Optional[str] = None
     classic_vpc_id: Optional[str] = None  # a VPC standing in for EC2-Classic (test environments)
     links_error: Optional[str] = None  # why ClassicLink state could not be read (audit runs go on)
+    names: Dict[str, str] = field(default_factory=dict)  # id -> name of groups rules refer to, not read in full
 
     def is_classic(self, vpc_id: Optional[str]) -> bool:
         """Whether a group or instance in ``vpc_id`` counts as EC2-Classic."""
@@ -146,6 +147,10 @@ class Snapshot:
 
     def groups_named(self, name: str) -> List[SecurityGroup]:
         return [group for group in self.groups.values() if group.name == name]
+
+    def name_of(self, group_id: str) -> Optional[str]:
+        group = self.groups.get(group_id)
+        return group.name if group is not None else self.names.get(group_id)
 
     def groups_in_vpc(self, vpc_id: str) -> List[SecurityGroup]:
         return [group for group in self.groups.values() if group.vpc_id == vpc_id]

@@ -28,6 +28,7 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.model import (
     RETARGETED,
     SOURCE_GONE,
     UNTAGGED,
+    Problem,
     SecurityGroup,
     Snapshot,
 )
@@ -145,6 +146,7 @@ class PairPlan:
     after: RuleSet = field(default_factory=dict)
     skipped_references: Tuple[dict, ...] = ()  # each with ``reason`` and its ``code``
     withheld_rules: Tuple[dict, ...] = ()  # source rules a guardrail keeps out of the mirror
+    revoke_reasons: Tuple[Tuple[Rule, Problem], ...] = ()  # why a revoked reference goes (a knock-on change)
     warnings: Tuple[str, ...] = ()
     error: Optional[str] = None  # why the pair cannot be planned ...
     code: Optional[str] = None  # ... as a code of model.CODES
@@ -171,6 +173,7 @@ class PairPlan:
 class Plan:
     pairs: Tuple[PairPlan, ...]
     orphans: Tuple[Tuple[SecurityGroup, str], ...] = ()  # seen, pruned only with prune
+    names: Mapping[str, str] = field(default_factory=dict)  # group id (or placeholder) -> name, for messages and --diff
 
     @property
     def changed(self) -> bool:

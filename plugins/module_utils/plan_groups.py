@@ -226,6 +226,11 @@ class _Planner:
                 skipped.append(entry)
         return desired, tuple(skipped)
 
+    def label(self, group_id: str) -> str:
+        """``name (sg-...)`` when the run knows the group's name, else the id."""
+        name = self.snapshot.name_of(group_id)
+        return "%s (%s)" % (name, group_id) if name else group_id
+
     def skip_reason(self, rule: Rule, source: SecurityGroup) -> Problem:
         if rule.user_id == CLASSIC_ELB_OWNER:
             return Problem("classic_elb_reference", "the EC2-Classic load balancer group has no VPC equivalent; "
@@ -234,8 +239,27 @@ class _Planner:
             return Problem("cross_account_reference", "group %s belongs to account %s and cannot be mirrored" % (rule.target, rule.user_id))
         if rule.target in self.managed:
             return Problem("other_target_reference", "group %s is mirrored into %s, not %s" % (
-                rule.target, self.managed[rule.target], self.managed.get(source.id, "this VPC")))
-        return Problem("unmanaged_reference", "group %s is not managed by classiclink.mirror (no link tag); tag it to mirror the reference" % rule.target)
+                self.label(rule.target), self.managed[rule.target], self.managed.get(source.id, "this VPC")))
+        return Problem("unmanaged_reference", "group %s is not managed by classiclink.mirror (no link tag); tag it to mirror the reference"
+                       % self.label(rule.target))
+
+    def revoke_reasons(self, revoke: RuleSet) -> Tuple[Tuple[Rule, Problem], ...]:
+        """Why a mirror loses a reference to another mirror: that mirror's source stopped being managed here."""
+        reasons = []
+        for rule in sorted(revoke, key=Rule.sort_key):
+            other = self.snapshot.groups.get(rule.target) if rule.kind == GROUP else None
+            if other is None or not other.mirrored_from or self.managed.get(other.mirrored_from) == other.vpc_id:
+                continue
+            source = self.snapshot.groups.get(other.mirrored_from)
+            if source is None:
+                why = "its source %s no longer exists" % other.mirrored_from
+            elif other.mirrored_from in self.managed:
+                why = "its source %s is now mirrored into %s" % (source.label, self.managed[other.mirrored_from])
+            else:
+                why = "its source %s is no longer managed (no valid link tag)" % source.label
+            reasons.append((rule, Problem("unmanaged_reference", "refers to %s, the mirror of a group that stopped being managed: %s" % (
+                other.label, why))))
+        return tuple(reasons)
 
     def plan_rules(self, pair: PairPlan) -> PairPlan:
         source, options = pair.source, self.options
@@ -262,6 +286,7 @@ class _Planner:
 
         after = dict(current)
         diffs: Dict[str, RuleDiff] = {}
+        why_revoked: Tuple[Tuple[Rule, Problem], ...] = ()
         for direction in directions:
             now = in_direction(current, direction)
             diff = diff_rules(in_direction(desired_all, direction), now, keep)
@@ -274,9 +299,11 @@ class _Planner:
             if quota_count(set(now) | set(diff.authorize)) > options.rules_quota:
                 diff = RuleDiff(diff.authorize, diff.revoke, diff.update, revoke_first=True)
             diffs[direction] = diff
+            why_revoked += self.revoke_reasons(diff.revoke)
             after = {r: d for r, d in after.items() if r.direction != direction}
             after.update(final)
-        return self.keep(replace(pair, before=current, after=after, rules=diffs, skipped_references=skipped, withheld_rules=withheld))
+        return self.keep(replace(pair, before=current, after=after, rules=diffs, skipped_references=skipped, withheld_rules=withheld,
+                                 revoke_reasons=why_revoked))
 
     def apply_guardrails(self, source: SecurityGroup, desired: RuleSet) -> Tuple[RuleSet, Tuple[dict, ...], List[str]]:
         """(desired rules a guardrail lets through, withheld rules, violations of ``fail`` guardrails)."""
@@ -371,4 +398,7 @@ def plan_pairs(snapshot: Snapshot, source_refs: Sequence[str], options: MirrorOp
             source = snapshot.groups.get(mirror.mirrored_from)
             ordered.append(removal_pair(mirror.mirrored_from, source, [mirror], touch_source=mirror.mirrored_from not in planner.pairs,
                                         orphan=reason))
-    return Plan(tuple(ordered), tuple(orphans))
+    names = {group_id: group.name for group_id, group in snapshot.groups.items()}
+    names.update(snapshot.names)
+    names.update((pair.mirror_id, pair.source.name) for pair in ordered if pair.create)
+    return Plan(tuple(ordered), tuple(orphans), names)

@@ -35,9 +35,31 @@ def _resolved(rules: Optional[RuleSet], ids: Mapping[str, str]) -> RuleSet:
     }
 
 
-def _rules(rules: RuleSet, ids: Mapping[str, str]) -> List[dict]:
-    rules = _resolved(rules, ids)
-    return [describe_rule(rule, rules[rule]) for rule in sorted(rules, key=Rule.sort_key)]
+def _rules(rules: RuleSet, ids: Mapping[str, str], names: Mapping[str, str], why: Optional[Mapping[Rule, Problem]] = None) -> List[dict]:
+    """Rules as results list them: a group reference with the group's name, a knock-on revoke with its reason."""
+    entries = []
+    for rule in sorted(rules, key=Rule.sort_key):
+        real = _resolved({rule: None}, ids)
+        entry = describe_rule(next(iter(real)), rules[rule])
+        _name(entry, names)
+        if why and rule in why:
+            entry.update(reason=why[rule].message, code=why[rule].code)
+        entries.append(entry)
+    return entries
+
+
+def _with_created(names: Mapping[str, str], ids: Mapping[str, str]) -> Dict[str, str]:
+    """``names`` plus the created groups' real ids (the plan names them by placeholder)."""
+    known = dict(names)
+    known.update((ids[key], value) for key, value in names.items() if key in ids)
+    return known
+
+
+def _name(entry: dict, names: Mapping[str, str]) -> dict:
+    """Add ``group_name`` to a rule entry that refers to a group the run knows by name."""
+    if entry.get(GROUP) and names.get(entry[GROUP]):
+        entry["group_name"] = names[entry[GROUP]]
+    return entry
 
 
 def _tags(tags: Mapping[str, str], ids: Mapping[str, str]) -> Dict[str, str]:
@@ -50,9 +72,11 @@ def _problem(pair: PairPlan, failed: Optional[Problem]) -> Optional[Problem]:
     return failed
 
 
-def pair_result(pair: PairPlan, failed: Optional[Problem] = None, ids: Optional[Mapping[str, str]] = None) -> dict:
-    """One pair as the modules, the audit and the summary read it; ``failed``: its Problem in the Outcome."""
-    ids = ids or {}
+def pair_result(pair: PairPlan, failed: Optional[Problem] = None, ids: Optional[Mapping[str, str]] = None,
+                names: Optional[Mapping[str, str]] = None) -> dict:
+    """One pair as the modules, the audit and the summary read it; ``failed``: its Problem in the Outcome,
+    ``names``: group names (``Plan.names``) so that references read ``name (sg-...)``."""
+    ids, names = ids or {}, _with_created(names or {}, ids or {})
     problem = _problem(pair, failed)
     source = pair.source
     result = {
@@ -67,7 +91,7 @@ def pair_result(pair: PairPlan, failed: Optional[Problem] = None, ids: Optional[
         "referenced_only": pair.referenced_only,
         "orphan": pair.orphan,
         "changed": pair.changed and problem is None,
-        "skipped_references": [dict(entry) for entry in pair.skipped_references],
+        "skipped_references": [_name(dict(entry), names) for entry in pair.skipped_references],
         "withheld_rules": [dict(entry) for entry in pair.withheld_rules],
         "warnings": list(pair.warnings),
         "error": problem.message if problem else None,
@@ -81,31 +105,32 @@ def pair_result(pair: PairPlan, failed: Optional[Problem] = None, ids: Optional[
     for direction in DIRECTIONS:
         diff = pair.rules.get(direction)
         result[direction] = {
-            AUTHORIZE: _rules(diff.authorize, ids) if diff else [],
-            REVOKE: _rules(diff.revoke, ids) if diff else [],
-            UPDATE: _rules(diff.update, ids) if diff else [],
+            AUTHORIZE: _rules(diff.authorize, ids, names) if diff else [],
+            REVOKE: _rules(diff.revoke, ids, names, dict(pair.revoke_reasons)) if diff else [],
+            UPDATE: _rules(diff.update, ids, names) if diff else [],
             "revoke_first": bool(diff and diff.revoke_first),
         }
     return result
 
 
-def _state(rules: Optional[RuleSet], tags: Mapping[str, str]) -> dict:
-    state: Dict[str, object] = {direction: rule_lines(rules or {}, direction) for direction in DIRECTIONS}
+def _state(rules: Optional[RuleSet], tags: Mapping[str, str], names: Mapping[str, str]) -> dict:
+    state: Dict[str, object] = {direction: rule_lines(rules or {}, direction, names) for direction in DIRECTIONS}
     state["tags"] = dict(sorted(tags.items()))
     return state
 
 
-def pair_diff(pair: PairPlan, ids: Mapping[str, str]) -> dict:
-    name = "%s in %s" % (pair.source.name if pair.source else pair.source_ref, pair.vpc_id or "?")
+def pair_diff(pair: PairPlan, ids: Mapping[str, str], names: Mapping[str, str]) -> dict:
+    name = "%s in %s" % (pair.source.label if pair.source else pair.source_ref, pair.vpc_id or "?")
+    names = _with_created(names, ids)
     header = "mirror %s (%s)" % (name, ids.get(pair.mirror_id, pair.mirror_id) or "none")
     before_tags = dict(pair.mirror.tags) if pair.mirror else {}
     if pair.create:
         before, after_tags = {}, _tags(pair.create.tags, ids)
     else:
-        before = _state(pair.before, before_tags)
+        before = _state(pair.before, before_tags, names)
         after_tags = {k: v for k, v in before_tags.items() if k not in pair.mirror_tags.unset}
         after_tags.update(_tags(pair.mirror_tags.set, ids))
-    after = {} if pair.removal else _state(_resolved(pair.after if pair.rules else pair.before, ids), after_tags)
+    after = {} if pair.removal else _state(_resolved(pair.after if pair.rules else pair.before, ids), after_tags, names)
     return {"before_header": header, "after_header": header, "before": before, "after": after}
 
 
@@ -122,10 +147,10 @@ def plan_result(plan: Plan, outcome: Optional[Outcome] = None) -> dict:
     outcome = outcome or Outcome()
     groups, diffs = [], []
     for index, pair in enumerate(plan.pairs):  # the executor keys a pair's Problem by its index
-        entry = pair_result(pair, outcome.problem(index), outcome.ids)
+        entry = pair_result(pair, outcome.problem(index), outcome.ids, plan.names)
         groups.append(entry)
         if entry["changed"]:
-            diffs.append(pair_diff(pair, outcome.ids))
+            diffs.append(pair_diff(pair, outcome.ids, plan.names))
     return {"groups": groups, "diff": diffs, "orphans": orphan_results(plan.orphans)}
 
 

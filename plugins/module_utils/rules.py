@@ -239,20 +239,24 @@ def describe_rule(rule: Rule, description: Optional[str] = None) -> dict:
     return result
 
 
-def rule_text(rule: Rule, description: Optional[str] = None) -> str:
-    """One line a person reads in ``--diff``: ``tcp 22-22 10.0.0.0/8 "ssh"``."""
+def rule_text(rule: Rule, description: Optional[str] = None, names: Optional[Mapping[str, str]] = None) -> str:
+    """One line a person reads in ``--diff``: ``tcp 22-22 10.0.0.0/8 "ssh"``; a group named by ``names``
+    reads ``tcp 80-80 web (sg-...)``."""
     if rule.protocol == ALL_PROTOCOLS:
         ports = "all"
     elif rule.from_port is None:
         ports = "proto %s" % rule.protocol
     else:
         ports = "%s %s-%s" % (rule.protocol, rule.from_port, rule.to_port)
-    text = "%s %s" % (ports, rule.target)
+    target = rule.target
+    if rule.kind == GROUP and names and names.get(rule.target):
+        target = "%s (%s)" % (names[rule.target], rule.target)
+    text = "%s %s" % (ports, target)
     if description:
         text += ' "%s"' % description
     return text
 
 
-def rule_lines(rules: Mapping[Rule, Optional[str]], direction: str) -> List[str]:
+def rule_lines(rules: Mapping[Rule, Optional[str]], direction: str, names: Optional[Mapping[str, str]] = None) -> List[str]:
     chosen = sorted(in_direction(rules, direction), key=Rule.sort_key)
-    return [rule_text(rule, rules[rule]) for rule in chosen]
+    return [rule_text(rule, rules[rule], names) for rule in chosen]

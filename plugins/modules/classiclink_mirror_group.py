@@ -745,7 +745,7 @@ def main():
 
     scope = Scope.of_module(module)
     try:
-        snapshot = load_snapshot(scope, options.link_tag_keys, refs, classic_vpc_id=params["classic_vpc_id"])
+        snapshot = load_snapshot(scope, options.link_tag_keys, refs, classic_vpc_id=params["classic_vpc_id"], name_references=True)
     except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Could not describe the security groups and VPCs of this region")
     if params["all_sources"]:

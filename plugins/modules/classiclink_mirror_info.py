@@ -705,7 +705,8 @@ def main():
     scope = Scope.of_module(module)
     try:
         snapshot = load_snapshot(
-            scope, keys, with_links=params["instances"], classic_vpc_id=params["classic_vpc_id"], tolerate_link_errors=True
+            scope, keys, with_links=params["instances"], classic_vpc_id=params["classic_vpc_id"], tolerate_link_errors=True,
+            name_references=True,
         )
     except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Could not describe the security groups, VPCs or instances of this region")

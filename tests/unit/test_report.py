@@ -10,6 +10,7 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import PL
 from ansible_collections.classiclink.mirror.plugins.module_utils.report import plan_result
 
 from .builders import (
+    ref,
     ALLOW_ALL_EGRESS,
     FROM,
     TO,
@@ -141,3 +142,30 @@ def test_diff_of_an_existing_referenced_only_mirror_shows_its_rules():
     [app_diff] = result["diff"]
     assert "sg-b0000002" in app_diff["before_header"]
     assert app_diff["before"]["ingress"] == app_diff["after"]["ingress"] == ["tcp 80-80 0.0.0.0/0"]
+
+
+def test_references_are_named_in_reasons_results_and_diff():
+    """A dry run can be reviewed without looking ids up: groups read ``name (sg-...)``."""
+    web = source("sg-a0000001", "web", rules=rules(ref(8080, "sg-e0000001"), ref(80, "sg-a0000002")))
+    app = source("sg-a0000002", "app", rules=rules(HTTP))
+    snap = snapshot(web, app)
+    snap.names["sg-e0000001"] = "legacy-elb"  # referenced, not managed: read by name only
+    result = plan_result(plan(snap, "sg-a0000001"))
+    entry = _group(result, "sg-a0000001")
+    [skipped] = entry["skipped_references"]
+    assert "legacy-elb (sg-e0000001)" in skipped["reason"] and skipped["group_name"] == "legacy-elb"
+    [added] = [r for r in entry["ingress"]["authorize"] if r.get("group_id")]
+    assert added["group_name"] == "app"
+    [diff] = [d for d in result["diff"] if "web (sg-a0000001)" in d["before_header"]]
+    assert any("app (%s)" % placeholder("sg-a0000002") in line for line in diff["after"]["ingress"])
+
+
+def test_a_knock_on_revoke_names_the_source_that_stopped_being_managed():
+    web = source("sg-a0000001", "web", rules=rules(SSH), tags={TO: "sg-b0000001"})
+    app = source("sg-a0000002", "app", vpc=None, rules=rules(HTTP))  # its link tag was removed
+    app_mirror = mirror("sg-b0000002", app)
+    web_mirror = mirror("sg-b0000001", web, rules=rules(SSH, ref(8080, "sg-b0000002"), ALLOW_ALL_EGRESS))
+    entry = _group(plan_result(plan(snapshot(web, app, web_mirror, app_mirror), "sg-a0000001")), "sg-a0000001")
+    [revoked] = entry["ingress"]["revoke"]
+    assert revoked["group_id"] == "sg-b0000002" and revoked["code"] == "unmanaged_reference"
+    assert "app (sg-a0000002) is no longer managed" in revoked["reason"]
