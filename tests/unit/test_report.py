@@ -10,7 +10,6 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import PL
 from ansible_collections.classiclink.mirror.plugins.module_utils.report import plan_result
 
 from .builders import (
-    ref,
     ALLOW_ALL_EGRESS,
     FROM,
     TO,
