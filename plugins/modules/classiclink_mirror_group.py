@@ -434,6 +434,24 @@ groups:
               returned: for a group reference
               type: str
               sample: "123456789012"
+            group_name:
+              description: Name of the group in C(group_id), when the run knows it.
+              returned: for a group reference whose name is known
+              type: str
+              sample: web-backend
+            reason:
+              description:
+                - For a revoked reference that goes because the referenced mirror's source stopped being managed here (a
+                  knock-on change), which source and why.
+              returned: for such a revoked reference
+              type: str
+              sample: "refers to app (sg-0fedcba9876543211), the mirror of a group that stopped being managed: its source app
+                (sg-0123456789abcdef1) is no longer managed (no valid link tag)"
+            code:
+              description: V(unmanaged_reference) beside RV(groups[].ingress.revoke[].reason).
+              returned: with C(reason)
+              type: str
+              sample: unmanaged_reference
             description:
               description: Description of the rule (for V(update), the new description).
               returned: when the rule has a description
@@ -588,6 +606,11 @@ groups:
           returned: when the rule names the owner
           type: str
           sample: "123456789012"
+        group_name:
+          description: Name of that group, when the run could read it, so that the reference reads C(name (sg-...)).
+          returned: when known
+          type: str
+          sample: legacy-elb
         description:
           description: Description of the source rule.
           returned: when the rule has a description
