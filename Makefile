@@ -41,7 +41,9 @@ help:
 	@echo "make integration     pytest tests/integration"
 	@echo "make eda             pytest tests/eda (event source, rulebook end to end; needs Java 17+)"
 	@echo "make changelog-lint  antsibull-changelog lint"
-	@echo "make demo            python -m tests.support.demo"
+	@echo "make demo            python -m tests.support.demo (report pages and screenshots in tests/output/demo-report)"
+	@echo "make report          pytest tests/report (the report pages, in headless Chromium)"
+	@echo "make browser         install Chromium (Debian package chromium, apt-get) when it is missing; make pytest needs it"
 	@echo "make bench           benchmark vs a plain amazon.aws playbook (BENCH_ARGS=\"--suite scale\"); see docs/performance.md"
 	@echo "make venv            create/refresh .venv"
 	@echo "make collections     create the $(COLLECTION_LINK) symlink"
@@ -66,7 +68,7 @@ lint: venv collections
 	tools/lint.sh
 
 # pytest exits 5 when it collects no tests; that fails the target (and `make test`).
-pytest: venv collections
+pytest: venv collections browser
 	$(PYTEST) $(PYTEST_ARGS)
 
 unit: venv collections
@@ -109,3 +111,26 @@ bench: venv collections
 IAM_ARGS ?= --example
 iam-policy: venv
 	$(PY) -m tools.iam_policy $(IAM_ARGS)
+
+# Headless Chromium for the report tests (tests/report, part of `make pytest`): the
+# distribution's package, installed with apt-get when no chromium is on PATH (CI runs
+# as root on a clean Debian machine); CHROMIUM=/path/to/binary in the environment
+# names another one.  Quiet and idempotent: nothing happens once it is there.
+.PHONY: browser report
+browser:
+	@if [ -n "$${CHROMIUM:-}" ] || command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "make browser: Chromium is missing and apt-get is not available; install Chromium (the distribution's package) or set CHROMIUM=/path/to/chromium" >&2; \
+		exit 1; \
+	fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; else \
+		echo "make browser: Chromium is missing and installing it needs root: sudo apt-get install chromium" >&2; \
+		exit 1; \
+	fi; \
+	echo "make browser: installing chromium with apt-get"; \
+	{ $$sudo apt-get update -qq >/dev/null && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null && \
+	  command -v chromium >/dev/null; } || { echo "make browser: apt-get install chromium failed (see above)" >&2; exit 1; }
+
+report: venv collections browser
+	$(PYTEST) tests/report $(PYTEST_ARGS)

@@ -95,19 +95,22 @@ _value:
   sample: |
     ### classiclink.mirror migration report
 
-    **us-east-1** (region us-east-1): mirrors 2 created, 0 updated, 0 unchanged, 0 deleted, 1 failed; links 3 made, 1 skipped (1 VPC conflicts)
+    **us-east-1** (region us-east-1): mirrors 2 created, 0 updated, 0 unchanged, 0 deleted, 1 failed; rules +1 -0 ~0; links 3 made, ...
 
     | target VPC | source | mirror | state | drift |
     |---|---|---|---|---|
-    | vpc-0a1b2c3d4e5f60718 | web-backend (sg-0123456789abcdef0) | sg-0fedcba9876543210 | created | +1 -0 ~0 |
-    | vpc-0123456789abcdef0 | typo (sg-0aaaaaaaaaaaaaaaa) | - | **failed** `not_found` | |
+    | vpc-0a1b2c3d4e5f60718 | web-backend (sg-0123456789abcdef0) | sg-0fedcba9876543210 | created | no rules |
+    | vpc-0a1b2c3d4e5f60718 | web-ssh (sg-0123456789abcdef1) | sg-0fedcba9876543211 | created | +1 -0 ~0 |
+    | - | typo (sg-0aaaaaaaaaaaaaaaa) | - | **failed** `not_found` |  |
 
     **Failures (1)**
-    - pair typo (sg-0aaaaaaaaaaaaaaaa) -> vpc-0123456789abcdef0: target VPC vpc-0123456789abcdef0 of security group ... does not exist
+    - pair typo (sg-0aaaaaaaaaaaaaaaa): target VPC vpc-0123456789abcdef0 of security group typo (sg-0aaaaaaaaaaaaaaaa) does not exist ...
 
     **Skipped references (1)**
-    - web-backend (sg-0123456789abcdef0) -> vpc-0a1b2c3d4e5f60718: tcp 8080 from sg-0bbbbbbbbbbbbbbbb (`classic_elb_reference`):
-      the EC2-Classic load balancer group has no VPC equivalent; allow the VPC load balancer's group on the mirror by hand
+    - web-backend (sg-0123456789abcdef0) -> vpc-0a1b2c3d4e5f60718: tcp 8080 from elb-frontend (sg-0bbbbbbbbbbbbbbbb) (`unmanaged_reference`): ...
+
+    **Instances not linked (1)**
+    - i-0123456789abcdef2: its managed groups point at more than one VPC (...) and an instance can be linked to one VPC only; ... (`vpc_conflict`)
 """
 
 import html
@@ -246,8 +249,8 @@ class Instance:
         self.reason = _text(entry.get("reason"))
         self.code = _text(entry.get("code"))
         previous = entry.get("previous") or {}
-        self.previous = ""
-        if previous.get("vpc_id"):
+        self.previous = ""  # shown when the link changes
+        if previous.get("vpc_id") and self.action not in ("unchanged", "linked"):
             self.previous = "%s with %s" % (previous["vpc_id"], ", ".join(_text(g) for g in previous.get("groups") or ()) or "no groups")
 
     @property
@@ -474,8 +477,12 @@ SCRIPT = """
 """
 
 # The mapping picture.
-BOX_W, BOX_H, ROW_H, TOP = 330, 36, 48, 34
-LEFT_X, RIGHT_X = 16, 560
+BOX_W = 330  # a group's box
+BOX_H = 36
+ROW_H = 48  # one pair per row
+TOP = 34  # below the column headings
+LEFT_X = 16  # the sources' column
+RIGHT_X = 560  # the mirrors' column
 WIDTH = RIGHT_X + BOX_W + 110  # room right of the mirrors for the reference arcs
 
 
@@ -561,9 +568,9 @@ def _rules_cell(pair: Pair) -> str:
         return '<span class="muted">%s</span>' % ("no change" if pair.state != "failed" else "")
     items = []
     for key, cls, sign in (("authorize", "add", "+"), ("revoke", "del", "\u2212"), ("update", "upd", "~")):
-        items.extend('<li class="%s">%s %s%s</li>' % (
-            cls, sign, _e(_rule_text(rule)), ' %s<br><span class="what">%s</span>' % (_code(rule.get("code")), _e(rule["reason"])) if rule.get("reason") else "")
-            for rule in pair.changes[key])
+        for rule in pair.changes[key]:
+            why = ' %s<br><span class="what">%s</span>' % (_code(rule.get("code")), _e(rule["reason"])) if rule.get("reason") else ""
+            items.append('<li class="%s">%s %s%s</li>' % (cls, sign, _e(_rule_text(rule)), why))
     head = "%d added, %d revoked, %d updated" % tuple(len(pair.changes[key]) for key, _sign in CHANGE_KEYS)
     return '<details%s><summary>%s</summary><ul class="rules">%s</ul></details>' % (
         " open" if pair.drift_count <= 6 else "", _e(head), "".join(items))

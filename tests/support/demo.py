@@ -13,7 +13,13 @@ against it, as a user would from the repository:
 Each run's summary comes from its JSON report; the calls are counted at the
 server.  Exits non-zero when a run does not behave as described.
 
-    .venv/bin/python -m tests.support.demo [--verbose]
+Every run also writes its report pages (``mirror-report.html``, one
+self-contained page for the run, and ``mirror-report.md``, the comment form)
+into ``tests/output/demo-report/<run>/``, kept after the demo; with Chromium
+installed (``make browser``) each page gets a screenshot ``mirror-report.png``
+beside it, taken in parallel at the end.
+
+    .venv/bin/python -m tests.support.demo [--verbose] [--no-screenshots]
 """
 
 from __future__ import annotations
@@ -21,10 +27,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
-import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +43,8 @@ from tests.support.world import World, build_world, classic_links, ec2_client, m
 
 REGION = "us-east-1"
 NEW_RULE_CIDR = "198.51.100.0/24"
+REPORT_ROOT = REPO_ROOT / "tests" / "output" / "demo-report"
+REPORT_FORMATS = '{"mirror_report_format": ["json", "html", "markdown"]}'
 
 WIDTH = 78
 
@@ -43,6 +52,7 @@ WIDTH = 78
 @dataclass
 class Run:
     title: str
+    slug: str  # the run's report directory under REPORT_ROOT
     args: list[str]
     expect_mutating: bool | None  # None: no expectation
     expect_rc: int = 0
@@ -71,6 +81,7 @@ def run_playbook(harness: MotoHarness, run: Run, report_dir: Path, verbose: bool
         "playbooks/mirror.yml",
         "-e", "mirror_classic_vpc_id=default",
         "-e", f"mirror_report_path={report_dir}",
+        "-e", REPORT_FORMATS,
         *run.args,
     ]
     started = time.monotonic()
@@ -90,13 +101,17 @@ def run_playbook(harness: MotoHarness, run: Run, report_dir: Path, verbose: bool
     report = json.loads(report_file.read_text()) if report_file.exists() else {}
     for line in report.get("summary", {}).get("lines", ["(no report written)"]):
         print("  " + line)
+    page = report_dir / "mirror-report.html"
+    print(f"  report page: {page if page.exists() else '(not written)'} (+ mirror-report.md)")
     recap = [line for line in proc.stdout.splitlines() if line.startswith(REGION) and "ok=" in line]
     print("  recap: " + (" ".join(recap[-1].split()[2:]) if recap else "(none)"))
     print(f"  calls at the server: {len(mutating)} mutating / {len(calls)} total"
           + (f" ({', '.join(sorted(set(mutating)))})" if mutating else "")
           + f"; {elapsed:.1f}s; exit code {proc.returncode}")
 
-    ok = proc.returncode == run.expect_rc
+    ok = proc.returncode == run.expect_rc and page.exists()
+    if not page.exists():
+        print("  UNEXPECTED: no report page")
     if run.expect_mutating is not None and bool(mutating) != run.expect_mutating:
         ok = False
         print(f"  UNEXPECTED: {'no' if run.expect_mutating else 'some'} mutating calls were expected")
@@ -158,9 +173,36 @@ def show_final_state(ec2: Any, world: World) -> None:
         print(f"    {instance_id}: " + (f"{vpc_id} with {', '.join(sorted(groups))}" if vpc_id else "NOT LINKED"))
 
 
+def show_pages(pages: list[Path], screenshots: bool) -> bool:
+    """List the report pages; with Chromium, screenshot them (in parallel) and check that their script ran."""
+    banner(f"Report pages (open them in a browser): {REPORT_ROOT}")
+    pages = [page for page in pages if page.exists()]
+    from tests.report.browser import find_chromium, is_png, screenshot  # pylint: disable=import-outside-toplevel
+
+    if not screenshots or find_chromium() is None:
+        for page in pages:
+            print(f"  {page}")
+        if screenshots:
+            print("  (no screenshots: Chromium not found; `make browser` installs it)")
+        return True
+
+    def shoot(page: Path) -> tuple[Path, bool, list[str]]:
+        png = page.with_suffix(".png")
+        run = screenshot(page, png)
+        return png, run.returncode == 0 and is_png(png), run.console
+
+    ok = True
+    with ThreadPoolExecutor(max_workers=len(pages) or 1) as pool:
+        for page, (png, shot, console) in zip(pages, pool.map(shoot, pages)):
+            print(f"  {page}\n      screenshot {png if shot else 'FAILED'}" + (f"; console: {console}" if console else ""))
+            ok = ok and shot and not console
+    return ok
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.support.demo", description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--verbose", action="store_true", help="print the full ansible-playbook output of every run")
+    parser.add_argument("--no-screenshots", action="store_true", help="do not open the report pages in headless Chromium")
     args = parser.parse_args(argv)
 
     for var in ("NO_PROXY", "no_proxy"):  # boto3 in this process: never proxy loopback
@@ -180,20 +222,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"instances (t1.micro, in both groups): {', '.join(world.instance_ids)}")
 
         runs = [
-            Run("Run 1: dry run (--check --diff): what a run would change, no mutating call", ["--check", "--diff"], False),
-            Run("Run 2: for real: create the mirrors, link the instances", [], True),
-            Run("Run 3: again: already converged, nothing to change", [], False),
-            Run("Run 4: after the Classic rules changed (+8443 on the backend, -22 on ssh)", [], True),
+            Run("Run 1: dry run (--check --diff): what a run would change, no mutating call", "1-check", ["--check", "--diff"], False),
+            Run("Run 2: for real: create the mirrors, link the instances", "2-converge", [], True),
+            Run("Run 3: again: already converged, nothing to change", "3-again", [], False),
+            Run("Run 4: after the Classic rules changed (+8443 on the backend, -22 on ssh)", "4-drift", [], True),
         ]
-        with tempfile.TemporaryDirectory(prefix="mirror-demo-") as tmp:
-            for index, run in enumerate(runs):
-                if index == 3:
-                    change_classic_rules(ec2, world)
-                banner(run.title)
-                failures += not run_playbook(harness, run, Path(tmp), args.verbose)
+        shutil.rmtree(REPORT_ROOT, ignore_errors=True)
+        for index, run in enumerate(runs):
+            if index == 3:
+                change_classic_rules(ec2, world)
+            banner(run.title)
+            failures += not run_playbook(harness, run, REPORT_ROOT / run.slug, args.verbose)
         show_final_state(ec2, world)
     finally:
         harness.stop()
+    failures += not show_pages([REPORT_ROOT / run.slug / "mirror-report.html" for run in runs], not args.no_screenshots)
     banner(f"demo {'FAILED (%d unexpected runs)' % failures if failures else 'done'} in {time.monotonic() - started:.0f}s")
     return 1 if failures else 0
 
