@@ -18,9 +18,15 @@ description:
   - Any of the results may be missing, V(null), or the result of a skipped task; it then counts nothing.
   - A result without its list (RV(classiclink.mirror.classiclink_mirror_group#module:groups) or
     RV(classiclink.mirror.classiclink_instance_link#module:instances)) comes from a call that failed as a whole (for
-    example the describes were refused); its C(msg) is listed among the errors.
-  - Registered with C(failed_when=false), a failed call still carries its per-pair and per-instance errors; that is how the
-    role goes on after a failed pair and fails the host at the end.
+    example the describes were refused); the module's own C(msg) is listed among the errors. When that message only
+    says that the module failed (C(MODULE FAILURE), C(Module result deserialization failed)), the last line of its
+    C(exception), C(module_stderr) or C(module_stdout) (the Python error) is added. The filter never puts a guess of
+    its own in place of the module's reason.
+  - "Register the calls with C(failed_when: <result>.groups is not defined) (or C(.instances)) and C(ignore_errors: true),
+    as the role does, rather than C(failed_when: false): since ansible-core 2.19 a module that crashed (an unhandled
+    exception) has its message only in C(exception), which C(failed_when: false) drops from the registered result."
+  - Registered that way, a call with failed pairs or instances (it still returns its list, with their errors) does not
+    fail the task; that is how the role goes on after a failed pair and fails the host at the end.
   - Rule changes are read with the collection's one rule-change vocabulary, V(authorize), V(revoke) and V(update) (the same
     in all three modules, the audit and this filter), the keys of
     RV(classiclink.mirror.classiclink_mirror_group#module:groups[].ingress) and
@@ -28,7 +34,13 @@ description:
     RV(classiclink.mirror.classiclink_mirror_info#module:pairs[].drift); they are counted as RV(_value.rules_added),
     RV(_value.rules_revoked) and RV(_value.rules_updated).
   - VPC conflicts are counted by reason code (V(vpc_conflict) in
-    RV(classiclink.mirror.classiclink_instance_link#module:instances[].code)), not by the wording of the reason.
+    RV(classiclink.mirror.classiclink_instance_link#module:instances[].code)), not by the wording of the reason. Every
+    skipped instance is counted by its code (RV(_value.instances_skipped_by_code)); the lines list the first five with
+    their reason (VPC conflicts first), then how many more.
+  - Runs that succeed but most likely did not do what was meant are warned about (RV(_value.warnings), and lines
+    starting with C(WARNING:)) - a scope where no source group carries a link tag, and
+    O(vpc_ids) that match no source, mirror or instance. Warnings need O(vpc_ids) and name O(region) and
+    O(link_tag_keys), the options the mirror call ran with; the role passes them.
 positional: _input, links, pruned
 options:
   _input:
@@ -46,13 +58,29 @@ options:
         sources of the run to that call again so that an orphan whose new pair failed is kept; those pairs were
         already counted from O(_input).
     type: dict
+  region:
+    description: The region of the scope, as the warnings name it. Unset, they say "this scope's region".
+    type: str
+  link_tag_keys:
+    description:
+      - The tag keys the mirror call looked for (O(classiclink.mirror.classiclink_mirror_group#module:link_tag_keys)),
+        as the warning about a scope without tagged source group names them.
+    type: list
+    elements: str
+  vpc_ids:
+    description:
+      - The VPC ids the run was limited to (O(classiclink.mirror.classiclink_mirror_group#module:vpc_ids)). Those that
+        match no source, mirror, orphan or instance of the results are warned about; empty or unset means every VPC.
+    type: list
+    elements: str
 """
 
 EXAMPLES = r"""
 - name: Summarise the run of the role
   ansible.builtin.set_fact:
     mirror_run_summary: >-
-      {{ mirror_groups_result | classiclink.mirror.mirror_summary(mirror_links_result, mirror_prune_result) }}
+      {{ mirror_groups_result | classiclink.mirror.mirror_summary(mirror_links_result, mirror_prune_result,
+           region=aws_region, link_tag_keys=mirror_link_tag_keys, vpc_ids=mirror_vpc_ids) }}
 
 - name: Show it
   ansible.builtin.debug:
@@ -88,10 +116,15 @@ _value:
     classiclink_enabled: 0
     orphans_kept: 0
     errors: []
+    warnings: []
+    instances_skipped_by_code:
+      not_running: 1
     lines:
       - "mirrors: 1 created, 1 updated, 4 unchanged, 0 deleted, 0 failed"
       - "rules: 2 added, 1 revoked, 0 descriptions updated"
       - "links: 1 made, 0 changed, 0 removed, 3 unchanged, 1 instances skipped (0 VPC conflicts)"
+      - "instances not linked: 1 (not_running 1)"
+      - "  instance i-0123456789abcdef0 not linked: instance is stopped; only running instances can be linked"
       - "web (sg-0123456789abcdef0) -> vpc-0a1b2c3d4e5f60718: tcp 5432 from sg-0aaaaaaaaaaaaaaaa not mirrored: group sg-0aaaaaaaaaaaaaaaa
         is not managed by classiclink.mirror (no link tag); tag it to mirror the reference"
       - "failures: none"
@@ -183,10 +216,32 @@ _value:
       type: int
       sample: 5
     errors:
-      description: One line per failed pair, orphan, instance, or failed call.
+      description:
+        - One line per failed pair, orphan, instance, or failed call.
+        - A call that failed as a whole is listed with the module's own message (and, for a crash, the last line of
+          its exception or output).
       type: list
       elements: str
-      sample: []
+      sample:
+        - "mirror: Could not describe the security groups and VPCs of this region: An error occurred (500) when calling
+          the DescribeVpcs operation: Internal Server Error"
+    warnings:
+      description:
+        - Likely mistakes of a run that did not fail; also in RV(_value.lines), after C(WARNING:).
+        - No source group in the scope carries a link tag (naming the region and the tag keys looked for); the VPC ids
+          of O(classiclink.mirror.classiclink_mirror_group#module:vpc_ids) that match no source, mirror or instance.
+      type: list
+      elements: str
+      sample:
+        - "no source group in us-east-1 carries a link tag (classiclinkmirror:linkToVPC, classicmirror:linkToVPC):
+          nothing was mirrored; tag the EC2-Classic groups with the target VPC id, or set mirror_link_tag_keys to the
+          keys your tags use"
+    instances_skipped_by_code:
+      description: Skipped instances per reason code (RV(classiclink.mirror.classiclink_instance_link#module:instances[].code)).
+      type: dict
+      sample:
+        not_running: 1
+        vpc_conflict: 0
     lines:
       description: A short text for a person, one line per list element.
       type: list
@@ -195,6 +250,8 @@ _value:
         - "mirrors: 1 created, 1 updated, 4 unchanged, 0 deleted, 0 failed"
         - "rules: 2 added, 1 revoked, 0 descriptions updated"
         - "links: 1 made, 0 changed, 0 removed, 3 unchanged, 1 instances skipped (0 VPC conflicts)"
+        - "instances not linked: 1 (not_running 1)"
+        - "  instance i-0123456789abcdef0 not linked: instance is stopped; only running instances can be linked"
         - "web (sg-0123456789abcdef0) -> vpc-0a1b2c3d4e5f60718: tcp 5432 from sg-0aaaaaaaaaaaaaaaa not mirrored: group sg-0aaaaaaaaaaaaaaaa
           is not managed by classiclink.mirror (no link tag); tag it to mirror the reference"
         - "failures: none"
@@ -237,6 +294,8 @@ COUNTERS = (
 )
 LINKED_ACTIONS = ("linked", "relinked", "unchanged")  # a mirror in such a link is in use
 UNUSED_SHOWN = 5  # unused mirrors named in the summary line, then a count
+SKIPPED_SHOWN = 5  # skipped instances listed with their reason, then a count
+WARNING = "WARNING: "
 
 
 def _ran(result: t.Any, name: str) -> bool:
@@ -248,11 +307,42 @@ def _ran(result: t.Any, name: str) -> bool:
     return not result.get("skipped")
 
 
+# Messages that say only that a module failed; the reason is then in its exception or output.
+GENERIC_FAILURES = ("MODULE FAILURE", "See stdout/stderr for the exact error", "Module result deserialization failed",
+                    "Module failed.", "Task failed: Module failed.")
+NO_DETAIL = ("(traceback unavailable)",)  # what ansible-core 2.19 keeps of an exception without a traceback
+DETAIL_KEYS = ("exception", "failed_when_suppressed_exception", "module_stderr", "module_stdout")
+DETAIL_CHARS = 400
+
+
+def _last_line(text: t.Any) -> str:
+    lines = [line.strip() for line in str(text or "").splitlines() if line.strip() and line.strip() not in NO_DETAIL]
+    return lines[-1][:DETAIL_CHARS] if lines else ""
+
+
+def _failure_text(result: dict) -> str:
+    """The module's own account of a failed call: its C(msg), and when that is only "the module failed", the last
+    line of its exception or output (the Python error)."""
+    msg = " ".join(str(result.get("msg") or "").split())
+    if msg.startswith("Task failed: "):
+        msg = msg[len("Task failed: "):]
+    detail = next((line for line in (_last_line(result.get(key)) for key in DETAIL_KEYS) if line), "")
+    generic = not msg or all(any(line.strip().startswith(g) for g in GENERIC_FAILURES)
+                             for line in str(result.get("msg") or "").splitlines() if line.strip())
+    if msg and not generic:
+        return msg
+    if detail:
+        return "%s: %s" % (msg, detail) if msg else detail
+    if msg:
+        return "%s (no exception or output was kept; run the module again with -vvv)" % msg
+    return "the module returned neither its result nor a message (run it again with -vvv)"
+
+
 def _call_error(result: dict, items: str, what: str) -> t.Optional[str]:
-    """The message of a call that failed as a whole (its result has no per-item list)."""
+    """The message of a call that failed as a whole (its result has no per-item list): the module's own."""
     if items in result:
         return None
-    return "%s: %s" % (what, result.get("msg") or "the call returned no %s" % items)
+    return "%s: %s" % (what, _failure_text(result))
 
 
 def _pair_label(entry: dict) -> str:
@@ -279,6 +369,9 @@ class _Summary:
         self.skipped: t.List[str] = []
         self.deleted_ids: t.Set[str] = set()
         self.unused: t.List[str] = []
+        self.not_linked: t.List[str] = []  # skipped instances with their reason, VPC conflicts first
+        self.skipped_by_code: t.Dict[str, int] = {}
+        self.warnings: t.List[str] = []
 
     def add_groups(self, result: t.Any, what: str, orphans_only: bool = False) -> None:
         if not _ran(result, what):
@@ -335,9 +428,16 @@ class _Summary:
                 continue
             if action in LINK_COUNTERS:
                 self.counts[LINK_COUNTERS[action]] += 1
-            if action == "skipped" and item.get("code") == VPC_CONFLICT:
+            if action != "skipped":
+                continue
+            code = item.get("code") or "unknown"
+            self.skipped_by_code[code] = self.skipped_by_code.get(code, 0) + 1
+            text = "instance %s not linked: %s" % (item.get("instance_id"), item.get("reason") or code)
+            if code == VPC_CONFLICT:
                 self.counts["conflicts"] += 1
-                self.skipped.append("instance %s not linked: %s" % (item.get("instance_id"), item.get("reason")))
+                self.not_linked.insert(self.counts["conflicts"] - 1, text)
+            else:
+                self.not_linked.append(text)
 
     def add_usage(self, mirrored: t.Any, links: t.Any) -> None:
         """Mirrors in use (RV(groups[].mirror_in_use) of the mirror call, or linked by the link call)."""
@@ -360,6 +460,35 @@ class _Summary:
         orphans = mirrored.get("orphans") or ()
         self.counts["orphans_kept"] = len([o for o in orphans if o.get("group_id") not in self.deleted_ids])
 
+    def add_warnings(self, mirrored: t.Any, links: t.Any, pruned: t.Any, region: t.Optional[str],
+                     link_tag_keys: t.Any, vpc_ids: t.Any) -> None:
+        """Runs that exit 0 but most likely did not do what was meant: no tagged source group in the scope, or
+        ``vpc_ids`` that match nothing."""
+        if not isinstance(mirrored, dict) or mirrored.get("skipped") or not isinstance(mirrored.get("groups"), list):
+            return  # the mirror call did not run or failed as a whole (an error says why)
+        region = region or "this scope's region"
+        keys = ", ".join(_names(link_tag_keys, "link_tag_keys")) or "the link tag keys"
+        vpc_ids = [vpc for vpc in _names(vpc_ids, "vpc_ids") if vpc]
+        if vpc_ids:
+            seen = set()
+            for result in (mirrored, pruned):
+                if isinstance(result, dict):
+                    seen.update(entry.get("vpc_id") for entry in list(result.get("groups") or ()) + list(result.get("orphans") or ()))
+            if isinstance(links, dict):
+                seen.update(item.get("vpc_id") for item in links.get("instances") or ())
+                seen.update(links.get("enabled_classiclink") or ())
+            unmatched = [vpc for vpc in vpc_ids if vpc not in seen]
+            if unmatched:
+                self.warnings.append(
+                    "mirror_vpc_ids %s matched nothing in %s: no source group's link tag (%s) names %s, and no mirror or "
+                    "instance is in %s; check the VPC ids" % (", ".join(unmatched), region, keys,
+                                                               "it" if len(unmatched) == 1 else "them",
+                                                               "it" if len(unmatched) == 1 else "them"))
+        elif not mirrored["groups"]:
+            self.warnings.append(
+                "no source group in %s carries a link tag (%s): nothing was mirrored; tag the EC2-Classic groups with "
+                "the target VPC id, or set mirror_link_tag_keys to the keys your tags use" % (region, keys))
+
     def lines(self) -> t.List[str]:
         c = self.counts
         out = [
@@ -378,7 +507,14 @@ class _Summary:
         if c["mirrors_total"]:
             shown = ", ".join(self.unused[:UNUSED_SHOWN]) + (", and %d more" % (len(self.unused) - UNUSED_SHOWN) if len(self.unused) > UNUSED_SHOWN else "")
             out.append("mirrors in use: %d of %d%s" % (c["mirrors_in_use"], c["mirrors_total"], "; not yet: " + shown if shown else ""))
+        if self.not_linked:
+            out.append("instances not linked: %d (%s)" % (
+                len(self.not_linked), ", ".join("%s %d" % (code, n) for code, n in sorted(self.skipped_by_code.items()))))
+            out.extend("  " + text for text in self.not_linked[:SKIPPED_SHOWN])
+            if len(self.not_linked) > SKIPPED_SHOWN:
+                out.append("  and %d more (every instance with its reason is in the report)" % (len(self.not_linked) - SKIPPED_SHOWN))
         out.extend(self.skipped)
+        out.extend(WARNING + warning for warning in self.warnings)
         if self.errors:
             out.append("FAILED: %d" % len(self.errors))
             out.extend("  " + error for error in self.errors)
@@ -390,18 +526,32 @@ class _Summary:
         summary: t.Dict[str, t.Any] = dict(self.counts)
         summary["changed"] = self.changed
         summary["errors"] = list(self.errors)
+        summary["warnings"] = list(self.warnings)
+        summary["instances_skipped_by_code"] = dict(self.skipped_by_code)
         summary["lines"] = self.lines()
         return summary
 
 
-def mirror_summary(mirrored: t.Any, links: t.Any = None, pruned: t.Any = None) -> t.Dict[str, t.Any]:
-    """Counts, failures and text for one run of the mirror role."""
+def _names(value: t.Any, name: str) -> t.List[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, (list, tuple)):
+        return [str(part) for part in value]
+    raise AnsibleFilterError("mirror_summary: %s must be a list of strings, got %s" % (name, type(value).__name__))
+
+
+def mirror_summary(mirrored: t.Any, links: t.Any = None, pruned: t.Any = None, region: t.Optional[str] = None,
+                   link_tag_keys: t.Any = None, vpc_ids: t.Any = None) -> t.Dict[str, t.Any]:
+    """Counts, failures, warnings and text for one run of the mirror role."""
     summary = _Summary()
     summary.add_groups(mirrored, "mirror")
     summary.add_links(links)
     summary.add_groups(pruned, "prune", orphans_only=True)
     summary.add_orphans(mirrored)
     summary.add_usage(mirrored, links)
+    summary.add_warnings(mirrored, links, pruned, region, link_tag_keys, vpc_ids)
     return summary.result()
 
 

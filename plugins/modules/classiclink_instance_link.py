@@ -252,6 +252,26 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 
+# The ClassicLink describes: an account or region without EC2-Classic refuses them (and only them).
+CLASSICLINK_OPERATIONS = ("DescribeVpcClassicLink", "DescribeClassicLinkInstances")
+# Refusals that say nothing about EC2-Classic: credentials and permissions, throttling.
+NOT_RETIREMENT_CODES = ("AuthFailure", "UnauthorizedOperation", "Blocked", "OptInRequired", "RequestExpired",
+                        "SignatureDoesNotMatch", "InvalidClientTokenId", "UnrecognizedClientException",
+                        "RequestLimitExceeded", "Throttling")
+
+
+def retirement_hint(error):
+    """The EC2-Classic retirement hint, for a ClassicLink describe that EC2 refused (a 4xx answer) - not for
+    missing credentials, a failed DescribeVpcs, a server error or a refusal of permissions."""
+    if not isinstance(error, ClientError) or getattr(error, "operation_name", None) not in CLASSICLINK_OPERATIONS:
+        return ""
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 400
+    code = error.response.get("Error", {}).get("Code", "")
+    if status >= 500 or code in NOT_RETIREMENT_CODES:
+        return ""
+    return ". EC2-Classic was retired: an account without it refuses the ClassicLink calls"
+
+
 def main():
     argument_spec = dict(
         instance_id=dict(type="str"),
@@ -297,11 +317,7 @@ def main():
             target_groups=options.groups is not None,
         )
     except (BotoCoreError, ClientError) as e:
-        module.fail_json_aws(
-            e,
-            msg="Could not describe instances, VPCs or ClassicLinks of this region. EC2-Classic was retired: "
-                "an account without it refuses the ClassicLink calls",
-        )
+        module.fail_json_aws(e, msg="Could not describe instances, VPCs or ClassicLinks of this region" + retirement_hint(e))
 
     plan = plan_links(snapshot, instance_ids, options)
     changed = plan.changed

@@ -159,7 +159,8 @@ def test_filter_is_registered_and_documented_as_called():
     assert doc["positional"] == "_input, links, pruned"
     yaml.safe_load(plugin.EXAMPLES)
     returned = yaml.safe_load(plugin.RETURN)["_value"]["contains"]
-    assert set(returned) == set(plugin.COUNTERS) | {"changed", "errors", "lines"}
+    assert set(returned) == set(plugin.COUNTERS) | {"changed", "errors", "warnings", "instances_skipped_by_code", "lines"}
+    assert set(mirror_summary(None)) == set(returned)
 
 
 def test_withheld_rules_and_mirror_usage_are_summarised():
@@ -179,3 +180,101 @@ def test_withheld_rules_and_mirror_usage_are_summarised():
 def test_without_usage_audit_no_usage_line():
     summary = mirror_summary({"changed": False, "groups": [pair("web", "sg-0001")]})
     assert summary["mirrors_total"] == 0 and not any(line.startswith("mirrors in use") for line in summary["lines"])
+
+
+# ---------------------------------------------------------------- issue 13: the module's own failure
+def test_a_failed_call_is_reported_with_the_modules_own_message_never_a_guess():
+    # ansible-core 2.19, registered with failed_when: <no list> and ignore_errors: true: a crash keeps its message
+    crashed = {"changed": False, "failed": True, "failed_when_result": True, "exception": "(traceback unavailable)",
+               "msg": "Task failed: Module failed: Unable to parse response (no element found: line 1, column 80), "
+                      "invalid XML received. Further retries may succeed:\nb'<?xml'"}
+    refused = {"changed": False, "failed": True, "msg": "Could not describe instances, VPCs or ClassicLinks of this region: "
+               "An error occurred (500) when calling the DescribeVpcs operation: Internal Server Error"}
+    errors = mirror_summary(crashed, refused)["errors"]
+    assert errors == [
+        "mirror: Module failed: Unable to parse response (no element found: line 1, column 80), invalid XML received. "
+        "Further retries may succeed: b'<?xml'",
+        "instance links: " + refused["msg"],
+    ]
+    assert not any("returned no" in error for error in errors)
+
+
+@pytest.mark.parametrize(("result", "expected"), [
+    # ansible-core before 2.19: the traceback is in module_stderr
+    ({"failed": True, "msg": "MODULE FAILURE\nSee stdout/stderr for the exact error", "rc": 1, "module_stdout": "",
+      "module_stderr": "Traceback (most recent call last):\n  File \"x.py\", line 1\n"
+                       "botocore.parsers.ResponseParserError: Unable to parse response\n\n"},
+     "MODULE FAILURE See stdout/stderr for the exact error: botocore.parsers.ResponseParserError: Unable to parse response"),
+    # a module that printed something else than JSON
+    ({"failed": True, "msg": "Module result deserialization failed: No start of json char found", "rc": 1,
+      "module_stdout": "", "module_stderr": "some noise\nImportError: No module named boto3\n"},
+     "Module result deserialization failed: No start of json char found: ImportError: No module named boto3"),
+    # the exception's last line when there is one
+    ({"failed": True, "msg": "MODULE FAILURE", "exception": "Traceback...\nKeyError: 'VpcId'\n"},
+     "MODULE FAILURE: KeyError: 'VpcId'"),
+    # registered with failed_when: false on ansible-core 2.19: the crash left nothing but a placeholder
+    ({"failed": False, "failed_when_result": False, "failed_when_suppressed_exception": "(traceback unavailable)"},
+     "the module returned neither its result nor a message (run it again with -vvv)"),
+    ({"failed": True, "msg": "MODULE FAILURE"},
+     "MODULE FAILURE (no exception or output was kept; run the module again with -vvv)"),
+], ids=["module_stderr", "deserialization", "exception", "suppressed", "bare"])
+def test_a_generic_module_failure_adds_the_last_line_of_the_python_error(result, expected):
+    assert mirror_summary(result)["errors"] == ["mirror: " + expected]
+
+
+# ---------------------------------------------------------------- issue 13: mistakes that exit 0
+KEYS = ["classiclinkmirror:linkToVPC", "classicmirror:linkToVPC"]
+
+
+def test_no_tagged_source_group_warns_naming_the_region_and_the_tag_keys():
+    summary = mirror_summary({"changed": False, "groups": [], "orphans": []}, {"instances": []},
+                             region="eu-west-1", link_tag_keys=KEYS, vpc_ids=[])
+    (warning,) = summary["warnings"]
+    assert warning.startswith("no source group in eu-west-1 carries a link tag "
+                              "(classiclinkmirror:linkToVPC, classicmirror:linkToVPC): nothing was mirrored")
+    assert "WARNING: " + warning in summary["lines"] and summary["errors"] == []
+
+
+def test_vpc_ids_that_match_nothing_are_warned_about_by_id():
+    mirrored = {"groups": [pair("web", "sg-0001")], "orphans": [{"group_id": "sg-0old", "vpc_id": "vpc-orphan", "reason": "untagged"}]}
+    links = {"instances": [dict(instance("i-1", "linked"), vpc_id="vpc-linked")]}
+    summary = mirror_summary(mirrored, links, region="us-east-1", link_tag_keys=KEYS,
+                             vpc_ids=[VPC, "vpc-orphan", "vpc-linked", "vpc-typo1", "vpc-typo2"])
+    (warning,) = summary["warnings"]
+    assert warning.startswith("mirror_vpc_ids vpc-typo1, vpc-typo2 matched nothing in us-east-1: no source group's link tag "
+                              "(classiclinkmirror:linkToVPC, classicmirror:linkToVPC) names them"), warning
+    assert mirror_summary({"groups": []}, vpc_ids=["vpc-typo"])["warnings"][0].startswith(
+        "mirror_vpc_ids vpc-typo matched nothing in this scope's region")
+
+
+def test_no_warning_for_a_run_that_mirrored_or_that_failed_as_a_whole():
+    assert mirror_summary(MIRRORED, LINKED, region="us-east-1", link_tag_keys=KEYS, vpc_ids=[VPC])["warnings"] == []
+    refused = {"failed": True, "msg": "UnauthorizedOperation"}
+    assert mirror_summary(refused, region="us-east-1", link_tag_keys=KEYS)["warnings"] == []
+    assert mirror_summary({"skipped": True}, region="us-east-1")["warnings"] == []
+    with pytest.raises(AnsibleFilterError, match="vpc_ids must be a list"):
+        mirror_summary({"groups": []}, vpc_ids={"vpc-1": True})
+
+
+# ---------------------------------------------------------------- issue 13: skipped instances with their reason
+def test_skipped_instances_are_listed_with_their_reason_first_five_then_a_count():
+    skipped = [instance("i-%d" % n, "skipped", "instance is stopped; only running instances can be linked", "not_running")
+               for n in range(6)]
+    skipped.append(instance("i-c", "skipped", CONFLICT, "vpc_conflict"))
+    skipped.append(instance("i-m", "skipped", "the mirror of sg-0004 does not exist (its pair failed)", "mirror_missing"))
+    summary = mirror_summary(None, {"instances": skipped})
+    assert summary["instances_skipped"] == 8 and summary["conflicts"] == 1
+    assert summary["instances_skipped_by_code"] == {"not_running": 6, "vpc_conflict": 1, "mirror_missing": 1}
+    lines = summary["lines"]
+    start = lines.index("instances not linked: 8 (mirror_missing 1, not_running 6, vpc_conflict 1)")
+    assert lines[start + 1] == "  instance i-c not linked: " + CONFLICT  # conflicts first
+    assert lines[start + 2:start + 6] == ["  instance i-%d not linked: instance is stopped; only running instances can be linked" % n
+                                          for n in range(4)]
+    assert lines[start + 6] == "  and 3 more (every instance with its reason is in the report)"
+
+
+def test_up_to_five_skipped_instances_need_no_count():
+    skipped = [instance("i-%d" % n, "skipped", None, "not_member") for n in range(5)]
+    lines = mirror_summary(None, {"instances": skipped})["lines"]
+    assert "  instance i-4 not linked: not_member" in lines  # no reason: the code
+    assert not any(line.startswith("  and ") for line in lines)
