@@ -313,6 +313,7 @@ GENERIC_FAILURES = ("MODULE FAILURE", "See stdout/stderr for the exact error", "
 NO_DETAIL = ("(traceback unavailable)",)  # what ansible-core 2.19 keeps of an exception without a traceback
 DETAIL_KEYS = ("exception", "failed_when_suppressed_exception", "module_stderr", "module_stdout")
 DETAIL_CHARS = 400
+MESSAGE_CHARS = 1000  # a module's message can quote a whole answer (an HTML error page): the reason comes first
 
 
 def _last_line(text: t.Any) -> str:
@@ -326,6 +327,8 @@ def _failure_text(result: dict) -> str:
     msg = " ".join(str(result.get("msg") or "").split())
     if msg.startswith("Task failed: "):
         msg = msg[len("Task failed: "):]
+    if len(msg) > MESSAGE_CHARS:
+        msg = "%s ... (%d more characters)" % (msg[:MESSAGE_CHARS], len(msg) - MESSAGE_CHARS)
     detail = next((line for line in (_last_line(result.get(key)) for key in DETAIL_KEYS) if line), "")
     generic = not msg or all(any(line.strip().startswith(g) for g in GENERIC_FAILURES)
                              for line in str(result.get("msg") or "").splitlines() if line.strip())
@@ -479,11 +482,10 @@ class _Summary:
                 seen.update(links.get("enabled_classiclink") or ())
             unmatched = [vpc for vpc in vpc_ids if vpc not in seen]
             if unmatched:
+                them = "it" if len(unmatched) == 1 else "them"
                 self.warnings.append(
                     "mirror_vpc_ids %s matched nothing in %s: no source group's link tag (%s) names %s, and no mirror or "
-                    "instance is in %s; check the VPC ids" % (", ".join(unmatched), region, keys,
-                                                               "it" if len(unmatched) == 1 else "them",
-                                                               "it" if len(unmatched) == 1 else "them"))
+                    "instance is in %s; check the VPC ids" % (", ".join(unmatched), region, keys, them, them))
         elif not mirrored["groups"]:
             self.warnings.append(
                 "no source group in %s carries a link tag (%s): nothing was mirrored; tag the EC2-Classic groups with "

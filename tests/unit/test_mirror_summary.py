@@ -222,6 +222,13 @@ def test_a_generic_module_failure_adds_the_last_line_of_the_python_error(result,
     assert mirror_summary(result)["errors"] == ["mirror: " + expected]
 
 
+def test_a_message_quoting_a_whole_answer_is_cut_after_its_reason():
+    page = "<html>" + "x" * 5000 + "</html>"
+    (error,) = mirror_summary({"failed": True, "msg": "Module failed: Unable to parse response: " + page})["errors"]
+    assert error.startswith("mirror: Module failed: Unable to parse response: <html>xxx")
+    assert error.endswith(" ... (%d more characters)" % (len("Module failed: Unable to parse response: ") + len(page) - 1000))
+
+
 # ---------------------------------------------------------------- issue 13: mistakes that exit 0
 KEYS = ["classiclinkmirror:linkToVPC", "classicmirror:linkToVPC"]
 
