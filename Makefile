@@ -4,8 +4,8 @@
 #   make help     list the targets
 #
 # Every target bootstraps .venv first (tools/bootstrap-venv.sh): created when
-# missing, reinstalled when requirements/dev.txt, requirements/eda.txt or
-# tools/requirements-tools.txt is newer than .venv/.stamp.
+# missing, reinstalled when requirements/dev.txt, requirements/eda.txt,
+# requirements/docs.txt or tools/requirements-tools.txt is newer than .venv/.stamp.
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -41,6 +41,8 @@ help:
 	@echo "make integration     pytest tests/integration"
 	@echo "make eda             pytest tests/eda (event source, rulebook end to end; needs Java 17+)"
 	@echo "make changelog-lint  antsibull-changelog lint"
+	@echo "make docs            HTML docsite (antsibull-docs, Sphinx) into .build/docs/html (tools/docs.sh)"
+	@echo "make docs-lint       antsibull-docs lint-collection-docs --plugin-docs (markup, links, extra docs)"
 	@echo "make demo            python -m tests.support.demo (report pages and screenshots in tests/output/demo-report)"
 	@echo "make report          pytest tests/report (the report pages, in headless Chromium)"
 	@echo "make browser         install Chromium (Debian package chromium, apt-get) when it is missing; make pytest needs it"
@@ -85,6 +87,15 @@ eda: venv collections
 
 changelog-lint: venv
 	$(VENV)/bin/antsibull-changelog lint
+
+# Docsite (tools/docs.sh, offline): `make docs` builds .build/docs/html; docs-lint
+# fails on antsibull-docs lint-collection-docs errors.
+.PHONY: docs docs-lint
+docs: venv collections
+	tools/docs.sh build
+
+docs-lint: venv collections
+	tools/docs.sh lint
 
 demo: venv collections
 	$(PY) -m tests.support.demo

@@ -2,8 +2,8 @@
 # Create or refresh the project virtualenv (.venv).
 #
 # (Re)installs only when .venv is missing, or when requirements/dev.txt,
-# requirements/eda.txt or tools/requirements-tools.txt is newer than
-# .venv/.stamp.  pip's output goes to .venv/pip-install.log and is shown only
+# requirements/eda.txt, requirements/docs.txt or tools/requirements-tools.txt
+# is newer than .venv/.stamp.  pip's output goes to .venv/pip-install.log and is shown only
 # when the install fails.
 #
 # Environment:
@@ -18,7 +18,8 @@ VENV=${VENV:-$ROOT/.venv}
 PYTHON=${PYTHON:-python3}
 STAMP=$VENV/.stamp
 LOG=$VENV/pip-install.log
-REQUIREMENTS=("$ROOT/requirements/dev.txt" "$ROOT/requirements/eda.txt" "$ROOT/tools/requirements-tools.txt")
+REQUIREMENTS=("$ROOT/requirements/dev.txt" "$ROOT/requirements/eda.txt" "$ROOT/requirements/docs.txt"
+              "$ROOT/tools/requirements-tools.txt")
 
 stale=${FORCE:-0}
 if [[ ! -x $VENV/bin/python || ! -f $STAMP ]]; then
