@@ -558,7 +558,7 @@ groups:
     mirror_in_use:
       description:
         - With O(usage_audit=true), whether the mirror is in use (a network interface carries it, or a rule of a group
-          that is not a mirror refers to it); V(false) for a mirror this run created; null otherwise.
+          that is not a mirror refers to it); V(false) for a mirror this run creates (in check mode too); null otherwise.
       type: bool
       sample: false
     skipped_references:
@@ -708,13 +708,13 @@ except ImportError:
 
 
 def usage_of(module, scope, snapshot, plan, entries):
-    """Which mirrors are in use; a mirror this run created is not (nothing can carry it yet)."""
+    """Which mirrors are in use; a mirror this run creates is not (nothing can carry it yet), in check mode too."""
     existing = sorted(set(pair.mirror.id for pair in plan.pairs if pair.mirror is not None and not pair.removal))
     try:
         usage = mirror_usage(snapshot, existing, interface_groups(scope, existing))
     except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Could not describe the network interfaces that carry the mirrors (usage_audit)")
-    created = [entry["mirror_group_id"] for entry in entries if entry["created"] and not module.check_mode]
+    created = [entry["mirror_group_id"] for entry in entries if entry["created"]]
     usage.update((mirror_id, False) for mirror_id in created)
     return add_usage(entries, usage)
 
