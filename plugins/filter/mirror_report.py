@@ -417,6 +417,11 @@ ul.rules { margin: 0; padding-left: 16px; } ul.rules li { margin: 1px 0; }
 .add { color: #1a7f37; } .del { color: #cf222e; } .upd { color: #0969da; } .muted { color: var(--muted); }
 .what { color: var(--muted); font-style: italic; }
 .nowrap { white-space: nowrap; }
+table.pairs { table-layout: fixed; }
+table.pairs th:nth-child(1) { width: 90px; } table.pairs th:nth-child(2) { width: 17%; } table.pairs th:nth-child(3) { width: 15%; }
+table.pairs th:nth-child(4) { width: 22%; } table.pairs th:nth-child(5) { width: 25%; }
+table.pairs td { overflow-wrap: anywhere; }
+table.failures td:first-child, table.overview td:first-child { white-space: nowrap; width: 1%; }
 figure.map { margin: 8px 0; overflow-x: auto; border: 1px solid var(--line); border-radius: 6px; background: #fcfcfd; }
 figure.map figcaption { padding: 4px 10px; color: var(--muted); font-size: 12px; border-top: 1px solid var(--line); }
 svg.mapping { display: block; }
@@ -617,8 +622,8 @@ def _pairs_table(scope: Scope, vpc: Vpc, check_mode: bool) -> str:
         mirror = pair.mirror_id or "\u2014"
         if pair.mirror_name:
             mirror = "%s (%s)" % (pair.mirror_name, pair.mirror_id)
-        out.append('<tr class="state-%s"%s><td><span class="pill %s">%s</span></td><td>%s<br><span class="id">%s</span></td>'
-                   '<td><span class="id nowrap">%s</span></td><td>%s</td><td>%s</td><td>%s</td></tr>' % (
+        out.append('<tr class="state-%s"%s><td><span class="pill %s">%s</span></td><td>%s<br><span class="id nowrap">%s</span></td>'
+                   '<td><span class="id">%s</span></td><td>%s</td><td>%s</td><td>%s</td></tr>' % (
                        state, _attrs(data_pair=pair.source_id or pair.mirror_id, data_scope=scope.name, data_vpc=vpc.vpc_id, data_state=state),
                        state, state, _e(pair.source_name or ("source " + pair.orphan.replace("_", " ") if pair.orphan else "")),
                        _e(pair.source_id), _e(mirror), _rules_cell(pair), _left_behind_cell(pair), _notes_cell(pair, check_mode, scope.linked)))
@@ -632,7 +637,7 @@ def _instances_table(scope: Scope, vpc: Vpc) -> str:
         data_table="instances", data_vpc=vpc.vpc_id)]
     for item in vpc.instances:
         classes = "action-%s%s" % (item.action, " conflict" if item.conflict else "")
-        out.append('<tr class="%s"%s><td class="id">%s</td><td><span class="pill %s">%s</span>%s</td><td class="id">%s</td><td>%s %s</td>'
+        out.append('<tr class="%s"%s><td class="id nowrap">%s</td><td><span class="pill %s">%s</span>%s</td><td class="id">%s</td><td>%s %s</td>'
                    '<td class="id">%s</td></tr>' % (
                        classes, _attrs(data_instance=item.instance_id, data_scope=scope.name, data_vpc=vpc.vpc_id, data_action=item.action,
                                        data_conflict="1" if item.conflict else None),
