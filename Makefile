@@ -1,6 +1,6 @@
 # Build / test entry points for the classiclink.mirror collection.
 #
-#   make test     sanity -> lint -> pytest -> changelog-lint (stops at the first failure)
+#   make test     sanity -> lint -> docs-lint -> pytest -> changelog-lint (stops at the first failure)
 #   make help     list the targets
 #
 # Every target bootstraps .venv first (tools/bootstrap-venv.sh): created when
@@ -32,7 +32,7 @@ COLLECTION_LINK := .collections/ansible_collections/classiclink/mirror
 	changelog-lint demo bench clean distclean
 
 help:
-	@echo "make test            sanity, lint, pytest, changelog-lint (in that order; what CI runs)"
+	@echo "make test            sanity, lint, docs-lint, pytest, changelog-lint (in that order; what CI runs)"
 	@echo "make sanity          ansible-test sanity --python 3.11 on a copy in .build/ (tools/sanity.sh)"
 	@echo "make lint            ansible-lint, production profile, offline (tools/lint.sh)"
 	@echo "make pytest          pytest over the testpaths of pytest.ini (unit ... playbooks, eda)"
@@ -60,7 +60,7 @@ collections:
 	@mkdir -p $(dir $(COLLECTION_LINK))
 	@ln -sfn ../../.. $(COLLECTION_LINK)
 
-test: sanity lint pytest changelog-lint
+test: sanity lint docs-lint pytest changelog-lint
 	@echo "make test: all stages passed"
 
 sanity: venv
@@ -89,7 +89,7 @@ changelog-lint: venv
 	$(VENV)/bin/antsibull-changelog lint
 
 # Docsite (tools/docs.sh, offline): `make docs` builds .build/docs/html; docs-lint
-# fails on antsibull-docs lint-collection-docs errors.
+# (a stage of `make test`) fails on antsibull-docs lint-collection-docs errors.
 .PHONY: docs docs-lint
 docs: venv collections
 	tools/docs.sh build
