@@ -248,6 +248,7 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.scope import Sc
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError  # an answer that cannot be parsed, after the retries
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
@@ -316,7 +317,7 @@ def main():
             classic_vpc_id=params["classic_vpc_id"],
             target_groups=options.groups is not None,
         )
-    except (BotoCoreError, ClientError) as e:
+    except (BotoCoreError, ClientError, ResponseParserError) as e:
         module.fail_json_aws(e, msg="Could not describe instances, VPCs or ClassicLinks of this region" + retirement_hint(e))
 
     plan = plan_links(snapshot, instance_ids, options)
@@ -325,7 +326,7 @@ def main():
     if changed and not module.check_mode:
         try:
             outcome = LinkExecutor(scope, params["concurrency"]).apply(plan)
-        except (BotoCoreError, ClientError) as e:
+        except (BotoCoreError, ClientError, ResponseParserError) as e:
             module.fail_json_aws(e, msg="Could not enable ClassicLink on %s" % ", ".join(plan.enable_vpcs))
 
     result = dict(changed=changed, **links_result(plan, outcome))

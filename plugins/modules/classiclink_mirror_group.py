@@ -703,6 +703,7 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.scope import Sc
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError  # an answer that cannot be parsed, after the retries
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
@@ -712,7 +713,7 @@ def usage_of(module, scope, snapshot, plan, entries):
     existing = sorted(set(pair.mirror.id for pair in plan.pairs if pair.mirror is not None and not pair.removal))
     try:
         usage = mirror_usage(snapshot, existing, interface_groups(scope, existing))
-    except (BotoCoreError, ClientError) as e:
+    except (BotoCoreError, ClientError, ResponseParserError) as e:
         module.fail_json_aws(e, msg="Could not describe the network interfaces that carry the mirrors (usage_audit)")
     created = [entry["mirror_group_id"] for entry in entries if entry["created"]]
     usage.update((mirror_id, False) for mirror_id in created)
@@ -769,7 +770,7 @@ def main():
     scope = Scope.of_module(module)
     try:
         snapshot = load_snapshot(scope, options.link_tag_keys, refs, classic_vpc_id=params["classic_vpc_id"], name_references=True)
-    except (BotoCoreError, ClientError) as e:
+    except (BotoCoreError, ClientError, ResponseParserError) as e:
         module.fail_json_aws(e, msg="Could not describe the security groups and VPCs of this region")
     if params["all_sources"]:
         refs = [group.id for group in declared_sources(snapshot, options.link_tag_keys, params["vpc_ids"])]

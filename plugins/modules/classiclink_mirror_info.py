@@ -684,6 +684,7 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.scope import Sc
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError  # an answer that cannot be parsed, after the retries
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
@@ -708,13 +709,13 @@ def main():
             scope, keys, with_links=params["instances"], classic_vpc_id=params["classic_vpc_id"], tolerate_link_errors=True,
             name_references=True,
         )
-    except (BotoCoreError, ClientError) as e:
+    except (BotoCoreError, ClientError, ResponseParserError) as e:
         module.fail_json_aws(e, msg="Could not describe the security groups, VPCs or instances of this region")
     carried = None
     if params["usage_audit"]:
         try:
             carried = interface_groups(scope, [group.id for group in snapshot.mirrors()])
-        except (BotoCoreError, ClientError) as e:
+        except (BotoCoreError, ClientError, ResponseParserError) as e:
             module.fail_json_aws(e, msg="Could not describe the network interfaces that carry the mirrors (usage_audit)")
     module.exit_json(changed=False, **audit(snapshot, keys, params["vpc_ids"], params["prune"], params["instances"],
                                             guardrails=guardrails, interface_groups=carried))
