@@ -357,6 +357,8 @@ def _pair_label(entry: dict) -> str:
 
 def _rule_text(rule: dict) -> str:
     target = next((rule[key] for key in ("cidr_ip", "cidr_ipv6", "prefix_list_id", "group_id") if rule.get(key)), "?")
+    if rule.get("group_id") and rule.get("group_name"):
+        target = "%s (%s)" % (rule["group_name"], rule["group_id"])
     protocol = rule.get("protocol", "?")
     ports = ""
     if rule.get("from_port") is not None:
@@ -397,6 +399,9 @@ class _Summary:
             self.counts["rules_added"] += len(changes.get("authorize") or ())
             self.counts["rules_revoked"] += len(changes.get("revoke") or ())
             self.counts["rules_updated"] += len(changes.get("update") or ())
+            for rule in changes.get("revoke") or ():
+                if rule.get("reason"):  # a knock-on change: another source stopped being managed
+                    self.skipped.append("%s: %s revoked: %s" % (_pair_label(entry), _rule_text(rule), rule["reason"]))
         for rule in entry.get("withheld_rules") or ():
             self.counts["rules_withheld"] += 1
             self.skipped.append("%s: %s withheld: %s" % (_pair_label(entry), _rule_text(rule), rule.get("reason") or "matches a guardrail"))

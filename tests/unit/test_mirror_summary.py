@@ -285,3 +285,14 @@ def test_up_to_five_skipped_instances_need_no_count():
     lines = mirror_summary(None, {"instances": skipped})["lines"]
     assert "  instance i-4 not linked: not_member" in lines  # no reason: the code
     assert not any(line.startswith("  and ") for line in lines)
+
+
+def test_names_and_knock_on_reasons_reach_the_summary_lines():
+    knock_on = dict(rule(8080, group_id="sg-0m2", user_id="123456789012"), group_name="app",
+                    reason="refers to app (sg-0m2), the mirror of a group that stopped being managed: its source app (sg-0002) is no longer managed",
+                    code="unmanaged_reference")
+    skipped = dict(rule(5432, group_id="sg-0elb", user_id="123456789012"), group_name="legacy-elb", reason="not managed", code="unmanaged_reference")
+    web = pair("web", "sg-0001", changed=True, revoked=[knock_on], skipped=[skipped])
+    lines = mirror_summary({"changed": True, "groups": [web]})["lines"]
+    assert any("tcp 8080 from app (sg-0m2) revoked: refers to app (sg-0m2)" in line and "no longer managed" in line for line in lines)
+    assert any("tcp 5432 from legacy-elb (sg-0elb) not mirrored" in line for line in lines)
