@@ -555,6 +555,52 @@ groups:
           pattern: {protocol: tcp, ports: "22", cidr: 0.0.0.0/0, action: withhold}
           reason: "matches guardrail tcp 22 from 0.0.0.0/0: not mirrored, and revoked from the mirror"
           code: guardrail
+      contains:
+        direction:
+          description: V(ingress) (guardrails match ingress rules only).
+          type: str
+          sample: ingress
+        protocol:
+          description: The rule's protocol in canonical form.
+          type: str
+          sample: tcp
+        from_port:
+          description: First port (tcp, udp) or ICMP type.
+          type: int
+          returned: when the protocol has ports
+          sample: 22
+        to_port:
+          description: Last port (tcp, udp) or ICMP code.
+          type: int
+          returned: when the protocol has ports
+          sample: 22
+        cidr_ip:
+          description: The rule's IPv4 range.
+          type: str
+          returned: for an IPv4 rule
+          sample: 0.0.0.0/0
+        cidr_ipv6:
+          description: The rule's IPv6 range.
+          type: str
+          returned: for an IPv6 rule
+          sample: ::/0
+        description:
+          description: The source rule's description.
+          type: str
+          returned: when the rule has one
+          sample: ssh from anywhere
+        pattern:
+          description: The guardrail the rule matched, in canonical form (C(protocol), C(ports), C(cidr), C(action)).
+          type: dict
+          sample: {protocol: tcp, ports: "22", cidr: 0.0.0.0/0, action: withhold}
+        reason:
+          description: What happened to the rule, for a person.
+          type: str
+          sample: "matches guardrail tcp 22 from 0.0.0.0/0: not mirrored, and revoked from the mirror"
+        code:
+          description: Always V(guardrail).
+          type: str
+          sample: guardrail
     mirror_in_use:
       description:
         - With O(usage_audit=true), whether the mirror is in use (a network interface carries it, or a rule of a group
@@ -678,6 +724,23 @@ unused_mirrors:
   elements: dict
   sample:
     - {group_id: sg-0fedcba9876543210, group_name: web-backend, vpc_id: vpc-0a1b2c3d4e5f60718, mirrored_from: sg-0123456789abcdef0}
+  contains:
+    group_id:
+      description: The mirror's id (a placeholder in check mode for a mirror the run would create).
+      type: str
+      sample: sg-0fedcba9876543210
+    group_name:
+      description: Its name (the source's).
+      type: str
+      sample: web-backend
+    vpc_id:
+      description: The target VPC.
+      type: str
+      sample: vpc-0a1b2c3d4e5f60718
+    mirrored_from:
+      description: The source's id.
+      type: str
+      sample: sg-0123456789abcdef0
 mirrors_in_use:
   description: With O(usage_audit=true), how many of RV(mirrors_total) mirrors are in use.
   returned: when O(usage_audit=true)

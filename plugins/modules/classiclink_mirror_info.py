@@ -406,7 +406,23 @@ pairs:
           RV(classiclink.mirror.classiclink_mirror_group#module:groups[].withheld_rules). Not drift.
       type: list
       elements: dict
-      sample: []
+      sample:
+        - {direction: ingress, protocol: tcp, from_port: 22, to_port: 22, cidr_ip: 0.0.0.0/0,
+           pattern: {protocol: tcp, ports: "22", cidr: 0.0.0.0/0, action: withhold},
+           reason: "matches guardrail tcp 22 from 0.0.0.0/0: not mirrored, and revoked from the mirror", code: guardrail}
+      contains:
+        pattern:
+          description: The guardrail the rule matched (C(protocol), C(ports), C(cidr), C(action)).
+          type: dict
+          sample: {protocol: tcp, ports: "22", cidr: 0.0.0.0/0, action: withhold}
+        reason:
+          description: What happened to the rule, for a person.
+          type: str
+          sample: "matches guardrail tcp 22 from 0.0.0.0/0: not mirrored, and revoked from the mirror"
+        code:
+          description: Always V(guardrail).
+          type: str
+          sample: guardrail
     skipped_references:
       description:
         - Source rules whose group reference cannot be translated into the target VPC, as
