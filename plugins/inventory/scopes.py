@@ -25,7 +25,7 @@ description:
     in the management account or in a delegated administrator account.
   - The inventory file is a YAML file whose name ends with C(scopes.yml) or C(scopes.yaml), for example
     C(prod.aws_scopes.yml).
-  - Constructable (O(compose), O(groups), O(keyed_groups)) and cacheable (O(cache)) like M(amazon.aws.aws_ec2#inventory).
+  - Constructable (O(compose), O(groups), O(keyed_groups)) and cacheable (O(cache)) like P(amazon.aws.aws_ec2#inventory).
     The cache holds the scopes found (accounts, names, tags, regions); it is ignored when the options that select
     them changed since it was written.
 author:
