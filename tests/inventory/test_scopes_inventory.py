@@ -35,7 +35,7 @@ from ansible_collections.classiclink.mirror.plugins.inventory import scopes as p
 
 ANSIBLE_INVENTORY = str(REPO_ROOT / ".venv" / "bin" / "ansible-inventory")
 ANSIBLE_PLAYBOOK = str(REPO_ROOT / ".venv" / "bin" / "ansible-playbook")
-ASSUME_ROLE_PLAYBOOK = Path(__file__).parent / "files" / "mirror_assume_role.yml"
+ASSUME_ROLE_PLAYBOOK = "playbooks/mirror.yml"
 MANAGEMENT = "123456789012"  # moto's default account, the organization's management account
 ACCESS_ROLE = "OrganizationAccountAccessRole"  # made by moto in every account it creates
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
@@ -473,29 +473,14 @@ def member_ec2(url: str, role_arn: str, region: str = "us-east-1") -> Any:
                         config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
 
 
-# The mirror_* names the proposed play uses: the role's unknown-variable check must accept them.
-PROPOSAL_VARIABLES = ("mirror_role_arn", "mirror_role_external_id", "mirror_role_duration_seconds",
-                      "mirror_assumed_role", "mirror_scope_credentials", "mirror_scope_caller")
+def test_the_role_accepts_the_names_the_playbook_uses_to_assume_roles():
+    from ansible_collections.classiclink.mirror.plugins.filter.mirror_unknown_vars import mirror_unknown_vars
+
+    names = ["mirror_role_arn", "mirror_role_external_id", "mirror_role_duration_seconds",
+             "mirror_assumed_role", "mirror_scope_credentials", "mirror_scope_caller"]
+    assert mirror_unknown_vars(names, []) == []
 
 
-def unknown_to_the_role(names: tuple[str, ...]) -> list[str]:
-    """What the role's check (filter mirror_unknown_vars, when the collection has it) says of ``names``."""
-    try:
-        from ansible_collections.classiclink.mirror.plugins.filter.mirror_unknown_vars import mirror_unknown_vars
-    except ImportError:
-        return []
-    return mirror_unknown_vars(list(names), [])
-
-
-def playbook_ignores_the_role() -> bool:
-    """The role accepts mirror_role_arn, but playbooks/mirror.yml does not use it (the scope runs as the caller)."""
-    text = (REPO_ROOT / "playbooks" / "mirror.yml").read_text(encoding="utf-8")
-    return not unknown_to_the_role(("mirror_role_arn",)) and "mirror_role_arn" not in text
-
-
-@pytest.mark.xfail(playbook_ignores_the_role(), strict=True,
-                   reason="playbooks/mirror.yml accepts mirror_role_arn without assuming it: the scope runs with the "
-                          "credentials the playbook was started with (proposal: tests/inventory/files/mirror_assume_role.yml)")
 def test_mirror_playbook_never_runs_a_role_scope_with_the_callers_credentials(aws_env, moto, org, ec2, tmp_path):
     """playbooks/mirror.yml with scopes that name a role: it assumes the role, or it refuses to run (never both
     silently ignoring the role and changing the account of the credentials it was started with)."""
@@ -509,10 +494,8 @@ def test_mirror_playbook_never_runs_a_role_scope_with_the_callers_credentials(aw
     assert classic_links(ec2) == {}, explain
 
 
-@pytest.mark.xfail(bool(unknown_to_the_role(PROPOSAL_VARIABLES)), strict=True,
-                   reason="the role's unknown-variable check does not accept the proposal's mirror_* names yet")
-def test_proposed_playbook_assumes_each_scopes_role(aws_env, moto, org, ec2, tmp_path):
-    """tests/inventory/files/mirror_assume_role.yml: the play proposed for playbooks/mirror.yml."""
+def test_playbook_assumes_each_scopes_role(aws_env, moto, org, ec2, tmp_path):
+    """playbooks/mirror.yml assumes the role of every scope that names one (mirror_role_arn)."""
     role = "arn:aws:iam::{account}:role/" + ACCESS_ROLE
     alpha_ec2 = member_ec2(moto.url, role.format(account=org.accounts["alpha"]))
     alpha_world = build_world(alpha_ec2)
