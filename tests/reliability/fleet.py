@@ -197,6 +197,18 @@ def run_playbook(env: dict[str, str], *extra: str, timeout: float = 300) -> Play
 RUN_MARKER = "CLASSICLINK_MIRROR_RELIABILITY_RUN"
 
 
+def runs_until_green(env: dict[str, str], ec2: Any, fleet: Fleet, max_runs: int) -> list[PlaybookRun]:
+    """Run the playbook until it succeeds, at most ``max_runs`` times; after every run, whatever went
+    wrong, the target VPC has no duplicate and no untagged group."""
+    runs = []
+    for _attempt in range(max_runs):
+        runs.append(run_playbook(env))
+        assert integrity_problems(ec2, fleet) == [], runs[-1].explain()
+        if runs[-1].rc == 0:
+            break
+    return runs
+
+
 def start_playbook(env: dict[str, str], *extra: str, log: Path) -> subprocess.Popen[bytes]:
     """ansible-playbook in its own session, output to ``log``; every process of the run
     (the workers and module processes inherit the environment) carries a marker for :func:`kill_run`."""

@@ -40,6 +40,7 @@ from tests.reliability.fleet import (
     build_fleet,
     integrity_problems,
     run_playbook,
+    runs_until_green,
     start_playbook,
     state,
 )
@@ -136,13 +137,7 @@ def test_one_run_converges_under_consistency_lag(moto, aws_env, ec2_client, prox
 def test_lag_and_thirty_percent_faults_converge_within_two_runs(clean_fleet_state, fleet, moto, aws_env, ec2, proxy,
                                                                 record_property):
     faulty = proxy(fault_rate=FAULT_RATE, seed=1987, lag_seconds=LAG_SECONDS)
-    runs = []
-    for _attempt in range(MAX_FAULTY_RUNS):
-        run = run_playbook(through(aws_env, faulty))
-        runs.append(run)
-        assert integrity_problems(ec2, fleet) == [], run.explain()
-        if run.rc == 0:
-            break
+    runs = runs_until_green(through(aws_env, faulty), ec2, fleet, MAX_FAULTY_RUNS)
     stats = faulty.stats()
     assert runs[-1].rc == 0, "no convergence in %d runs under lag %ss and %d%% faults:\n%s" % (
         MAX_FAULTY_RUNS, LAG_SECONDS, FAULT_RATE * 100, "\n".join(r.explain()[-2500:] for r in runs))

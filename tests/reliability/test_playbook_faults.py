@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from tests.reliability.conftest import through
-from tests.reliability.fleet import integrity_problems, run_playbook, state
+from tests.reliability.fleet import run_playbook, runs_until_green, state
 
 pytestmark = pytest.mark.integration
 
@@ -23,14 +23,7 @@ MAX_FAULTY_RUNS = 3
 
 def test_thirty_percent_faults_converge_to_the_clean_state(clean_fleet_state, fleet, moto, aws_env, ec2, proxy, record_property):
     faulty = proxy(fault_rate=FAULT_RATE, seed=2016)
-    runs = []
-    for _attempt in range(MAX_FAULTY_RUNS):
-        run = run_playbook(through(aws_env, faulty))
-        runs.append(run)
-        # whatever the faults did, never a duplicate or an untagged group in the target VPC
-        assert integrity_problems(ec2, fleet) == [], run.explain()
-        if run.rc == 0:
-            break
+    runs = runs_until_green(through(aws_env, faulty), ec2, fleet, MAX_FAULTY_RUNS)
     stats = faulty.stats()
     server_calls = moto.calls()
     assert runs[-1].rc == 0, "no convergence in %d runs under %d%% faults:\n%s" % (
