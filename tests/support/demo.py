@@ -44,7 +44,7 @@ from tests.support.world import World, build_world, classic_links, ec2_client, m
 REGION = "us-east-1"
 NEW_RULE_CIDR = "198.51.100.0/24"
 REPORT_ROOT = REPO_ROOT / "tests" / "output" / "demo-report"
-REPORT_FORMATS = '{"mirror_report_format": ["json", "html", "markdown"]}'
+REPORT_FORMATS = '{"mirror_report_format": ["json", "html", "markdown"], "mirror_usage_audit": true}'
 
 WIDTH = 78
 
