@@ -125,8 +125,8 @@ _value:
       - "links: 1 made, 0 changed, 0 removed, 3 unchanged, 1 instances skipped (0 VPC conflicts)"
       - "instances not linked: 1 (not_running 1)"
       - "  instance i-0123456789abcdef0 not linked: instance is stopped; only running instances can be linked"
-      - "web (sg-0123456789abcdef0) -> vpc-0a1b2c3d4e5f60718: tcp 5432 from sg-0aaaaaaaaaaaaaaaa not mirrored: group sg-0aaaaaaaaaaaaaaaa
-        is not managed by classiclink.mirror (no link tag); tag it to mirror the reference"
+      - "web (sg-0123456789abcdef0) -> vpc-0a1b2c3d4e5f60718: tcp 5432 from legacy-elb (sg-0aaaaaaaaaaaaaaaa) not mirrored: group
+        legacy-elb (sg-0aaaaaaaaaaaaaaaa) is not managed by classiclink.mirror (no link tag); tag it to mirror the reference"
       - "failures: none"
   contains:
     changed:
@@ -252,8 +252,8 @@ _value:
         - "links: 1 made, 0 changed, 0 removed, 3 unchanged, 1 instances skipped (0 VPC conflicts)"
         - "instances not linked: 1 (not_running 1)"
         - "  instance i-0123456789abcdef0 not linked: instance is stopped; only running instances can be linked"
-        - "web (sg-0123456789abcdef0) -> vpc-0a1b2c3d4e5f60718: tcp 5432 from sg-0aaaaaaaaaaaaaaaa not mirrored: group sg-0aaaaaaaaaaaaaaaa
-          is not managed by classiclink.mirror (no link tag); tag it to mirror the reference"
+        - "web (sg-0123456789abcdef0) -> vpc-0a1b2c3d4e5f60718: tcp 5432 from legacy-elb (sg-0aaaaaaaaaaaaaaaa) not mirrored: group
+          legacy-elb (sg-0aaaaaaaaaaaaaaaa) is not managed by classiclink.mirror (no link tag); tag it to mirror the reference"
         - "failures: none"
 """
 
