@@ -34,15 +34,13 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
 )
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.model import Outcome, Problem
-from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import PLACEHOLDER_PREFIX, CreateMirror, PairPlan, Plan
+from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import PLACEHOLDER_PREFIX, CreateMirror, PairPlan, Plan, with_ids
 from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
-    EGRESS,
     GROUP,
     INGRESS,
     RuleDiff,
     RuleSet,
     flatten,
-    in_direction,
     regroup,
 )
 from ansible_collections.classiclink.mirror.plugins.module_utils.scope import (
@@ -129,11 +127,9 @@ class GroupExecutor:
     def resolve_rules(self, rules: RuleSet) -> RuleSet:
         resolved: RuleSet = {}
         for rule, description in rules.items():
+            rule = with_ids(rule, self.outcome.ids)
             if rule.kind == GROUP and rule.target.startswith(PLACEHOLDER_PREFIX):
-                real = self.outcome.ids.get(rule.target)
-                if real is None:
-                    raise _Unresolved(rule.target[len(PLACEHOLDER_PREFIX):])
-                rule = rule.with_target(real, rule.user_id)
+                raise _Unresolved(rule.target[len(PLACEHOLDER_PREFIX):])  # its mirror was not created
             resolved[rule] = description
         return resolved
 
@@ -210,9 +206,7 @@ class GroupExecutor:
         group = self.read_group(group_id)
         if group is None:
             return None
-        owner = group.get("OwnerId", "")
-        raw = group.get("IpPermissions" if direction == INGRESS else "IpPermissionsEgress")
-        current = in_direction(flatten(raw, INGRESS if direction == INGRESS else EGRESS, owner), direction)
+        current = flatten(group.get("IpPermissions" if direction == INGRESS else "IpPermissionsEgress"), direction, group.get("OwnerId", ""))
         if verb == "authorize":
             return {rule: d for rule, d in rules.items() if rule not in current}
         if verb == "revoke":

@@ -121,8 +121,15 @@ def load_snapshot(
     return snapshot
 
 
-# DescribeSecurityGroups takes at most 200 values in one filter.
-GROUP_FILTER_BATCH = 200
+# An EC2 describe filter takes at most 200 values.
+FILTER_VALUES_MAX = 200
+
+
+def _filter_batches(name: str, values: Sequence[str]) -> Iterable[list]:
+    """``Filters`` for ``values`` in batches that EC2 accepts, one describe each."""
+    values = sorted(set(values))
+    for start in range(0, len(values), FILTER_VALUES_MAX):
+        yield [{"Name": name, "Values": values[start:start + FILTER_VALUES_MAX]}]
 
 
 def _load_referenced_names(scope: Scope, snapshot: Snapshot) -> None:
@@ -133,9 +140,8 @@ def _load_referenced_names(scope: Scope, snapshot: Snapshot) -> None:
         for rule in group.rules:
             if rule.kind == GROUP and rule.target not in snapshot.groups and rule.user_id in (None, "", group.owner_id):
                 unknown.add(rule.target)
-    ids = sorted(unknown)
-    for start in range(0, len(ids), GROUP_FILTER_BATCH):
-        for raw in describe_groups(scope, [{"Name": "group-id", "Values": ids[start:start + GROUP_FILTER_BATCH]}]):
+    for filters in _filter_batches("group-id", unknown):
+        for raw in describe_groups(scope, filters):
             snapshot.names[raw["GroupId"]] = raw.get("GroupName", "")
 
 
@@ -183,18 +189,11 @@ def describe_links(scope: Scope, params: Mapping) -> list:
     return scope.paginate("describe_classic_link_instances", "Instances", **params)
 
 
-# DescribeNetworkInterfaces takes at most 200 values in one filter.
-INTERFACE_FILTER_BATCH = 200
-
-
 def interface_groups(scope: Scope, group_ids: Sequence[str]) -> set:
     """The groups among ``group_ids`` that some network interface carries (instances, load
     balancers, ...): one paginated DescribeNetworkInterfaces per 200 groups."""
-    ids = sorted(set(group_ids))
     carried = set()
-    for start in range(0, len(ids), INTERFACE_FILTER_BATCH):
-        batch = ids[start:start + INTERFACE_FILTER_BATCH]
-        for interface in scope.paginate("describe_network_interfaces", "NetworkInterfaces",
-                                        Filters=[{"Name": "group-id", "Values": batch}]):
+    for filters in _filter_batches("group-id", group_ids):
+        for interface in scope.paginate("describe_network_interfaces", "NetworkInterfaces", Filters=filters):
             carried.update(group["GroupId"] for group in interface.get("Groups", []))
-    return carried.intersection(ids)
+    return carried.intersection(group_ids)

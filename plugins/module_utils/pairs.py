@@ -19,6 +19,7 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
     CIDR_IP,
     DEFAULT_RULES_QUOTA,
     EGRESS,
+    GROUP,
     Rule,
     RuleDiff,
     RuleSet,
@@ -50,6 +51,13 @@ NEW_GROUP_RULES: RuleSet = {Rule(EGRESS, ALL_PROTOCOLS, None, None, CIDR_IP, "0.
 def placeholder(source_id: str) -> str:
     """The id a not-yet-created mirror has inside a plan."""
     return PLACEHOLDER_PREFIX + source_id
+
+
+def with_ids(rule: Rule, ids: Mapping[str, str]) -> Rule:
+    """``rule`` with its placeholder target replaced by the id of the group created for it (when ``ids`` has it)."""
+    if rule.kind == GROUP and rule.target in ids:
+        return rule.with_target(ids[rule.target], rule.user_id)
+    return rule
 
 
 def managed_sources(snapshot: Snapshot, link_tag_keys: Sequence[str] = LINK_TAG_KEYS) -> Dict[str, str]:

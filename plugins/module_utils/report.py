@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Dict, List, Mapping, Optional
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.model import AUTHORIZE, REVOKE, UPDATE, Outcome, Problem
-from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import PairPlan, Plan
+from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import PairPlan, Plan, with_ids
 from ansible_collections.classiclink.mirror.plugins.module_utils.plan_links import ERROR, MUTATING_ACTIONS, UNLINKED, LinkPlan, LinksPlan
 from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
     DIRECTIONS,
@@ -29,19 +29,14 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
 
 def _resolved(rules: Optional[RuleSet], ids: Mapping[str, str]) -> RuleSet:
     """``rules`` with placeholders of created mirrors replaced by their ids."""
-    return {
-        (rule.with_target(ids[rule.target], rule.user_id) if rule.kind == GROUP and rule.target in ids else rule): description
-        for rule, description in (rules or {}).items()
-    }
+    return {with_ids(rule, ids): description for rule, description in (rules or {}).items()}
 
 
 def _rules(rules: RuleSet, ids: Mapping[str, str], names: Mapping[str, str], why: Optional[Mapping[Rule, Problem]] = None) -> List[dict]:
     """Rules as results list them: a group reference with the group's name, a knock-on revoke with its reason."""
     entries = []
     for rule in sorted(rules, key=Rule.sort_key):
-        real = _resolved({rule: None}, ids)
-        entry = describe_rule(next(iter(real)), rules[rule])
-        _name(entry, names)
+        entry = _name(describe_rule(with_ids(rule, ids), rules[rule]), names)
         if why and rule in why:
             entry.update(reason=why[rule].message, code=why[rule].code)
         entries.append(entry)

@@ -39,7 +39,7 @@ DEFAULT_CONCURRENCY = 8
 GROUP_NOT_FOUND = "InvalidGroup.NotFound"
 UNPARSABLE = "ResponseParserError"  # the pseudo error code of an answer botocore cannot parse
 # How long a call naming a group created by this run may see it as unknown (EC2 eventual
-# consistency): 6 jittered retries from 1 s, at most 8 s apart, about 25 s at worst.
+# consistency): 7 attempts, the 6 jittered waits between them at most 1, 2, 4, 8, 8, 8 s (31 s at worst).
 FRESH_RETRIES = dict(retries=7, delay=1, max_delay=8, catch_extra_error_codes=[GROUP_NOT_FOUND])
 THROTTLE_RETRIES = dict(retries=10, delay=1, max_delay=30)
 
