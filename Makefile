@@ -46,6 +46,8 @@ help:
 	@echo "make demo            python -m tests.support.demo (report pages and screenshots in tests/output/demo-report)"
 	@echo "make report          pytest tests/report (the report pages, in headless Chromium)"
 	@echo "make browser         install Chromium (Debian package chromium, apt-get) when it is missing; make pytest needs it"
+	@echo "make awx             pytest tests/awx (execution-environment.yml with ansible-builder, the playbook under ansible-runner)"
+	@echo "make bwrap           install bubblewrap (Debian package bubblewrap, apt-get) when it is missing; make pytest needs it"
 	@echo "make bench           benchmark vs a plain amazon.aws playbook (BENCH_ARGS=\"--suite scale\"); see docs/performance.md"
 	@echo "make venv            create/refresh .venv"
 	@echo "make collections     create the $(COLLECTION_LINK) symlink"
@@ -70,7 +72,7 @@ lint: venv collections
 	tools/lint.sh
 
 # pytest exits 5 when it collects no tests; that fails the target (and `make test`).
-pytest: venv collections browser
+pytest: venv collections browser bwrap
 	$(PYTEST) $(PYTEST_ARGS)
 
 unit: venv collections
@@ -145,3 +147,26 @@ browser:
 
 report: venv collections browser
 	$(PYTEST) tests/report $(PYTEST_ARGS)
+
+# bubblewrap for tests/awx (part of `make pytest`): the mirror playbook runs under
+# ansible-runner with process isolation (bwrap), as an AWX job.  Installed with
+# apt-get when no bwrap is on PATH (CI runs as root on a clean Debian machine).
+# Quiet and idempotent, like `make browser`.
+.PHONY: bwrap awx
+bwrap:
+	@if command -v bwrap >/dev/null 2>&1; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "make bwrap: bwrap is missing and apt-get is not available; install bubblewrap (the distribution's package)" >&2; \
+		exit 1; \
+	fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; else \
+		echo "make bwrap: bwrap is missing and installing it needs root: sudo apt-get install bubblewrap" >&2; \
+		exit 1; \
+	fi; \
+	echo "make bwrap: installing bubblewrap with apt-get"; \
+	{ $$sudo apt-get update -qq >/dev/null && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null && \
+	  command -v bwrap >/dev/null; } || { echo "make bwrap: apt-get install bubblewrap failed (see above)" >&2; exit 1; }
+
+awx: venv collections bwrap
+	$(PYTEST) tests/awx $(PYTEST_ARGS)
