@@ -237,7 +237,7 @@ enabled_classiclink:
   sample: [vpc-0a1b2c3d4e5f60718]
 """
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.classiclink.mirror.plugins.module_utils.aws_module import MirrorAWSModule
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.apply_links import LinkExecutor
 from ansible_collections.classiclink.mirror.plugins.module_utils.describe import load_snapshot
@@ -285,7 +285,7 @@ def main():
         enable_classiclink=dict(type="bool", default=False),
         **COMMON_ARGS,
     )
-    module = AnsibleAWSModule(
+    module = MirrorAWSModule(
         argument_spec=argument_spec,
         mutually_exclusive=[("instance_id", "instance_ids")],
         supports_check_mode=True,

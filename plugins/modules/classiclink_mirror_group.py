@@ -753,7 +753,7 @@ mirrors_total:
   sample: 40
 """
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.classiclink.mirror.plugins.module_utils.aws_module import MirrorAWSModule
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.apply_groups import apply_plan
 from ansible_collections.classiclink.mirror.plugins.module_utils.audit import add_usage, mirror_usage
@@ -803,7 +803,7 @@ def main():
         **GUARDRAIL_ARGS,
         **COMMON_ARGS,
     )
-    module = AnsibleAWSModule(
+    module = MirrorAWSModule(
         argument_spec=argument_spec,
         mutually_exclusive=[("source_group", "source_groups", "all_sources")],
         supports_check_mode=True,

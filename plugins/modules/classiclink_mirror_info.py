@@ -691,7 +691,7 @@ links_error:
   sample: null
 """
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.classiclink.mirror.plugins.module_utils.aws_module import MirrorAWSModule
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.audit import audit
 from ansible_collections.classiclink.mirror.plugins.module_utils.describe import interface_groups, load_snapshot
@@ -714,7 +714,7 @@ def main():
         **GUARDRAIL_ARGS,
         **COMMON_ARGS,
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = MirrorAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     check_common(module)
     params = module.params
     keys = tuple(params["link_tag_keys"])
