@@ -29,7 +29,7 @@ export VENV := $(abspath $(VENV))
 COLLECTION_LINK := .collections/ansible_collections/classiclink/mirror
 
 .PHONY: help venv collections test sanity lint pytest unit emulation integration eda \
-	changelog-lint demo bench clean distclean
+	changelog-lint demo bench clean distclean matrix
 
 help:
 	@echo "make test            sanity, lint, docs-lint, pytest, changelog-lint (in that order; what CI runs)"
@@ -49,6 +49,7 @@ help:
 	@echo "make awx             pytest tests/awx (execution-environment.yml with ansible-builder, the playbook under ansible-runner)"
 	@echo "make bwrap           install bubblewrap (Debian package bubblewrap, apt-get) when it is missing; make pytest needs it"
 	@echo "make bench           benchmark vs a plain amazon.aws playbook (BENCH_ARGS=\"--suite scale\"); see docs/performance.md"
+	@echo "make matrix          sanity, unit and playbook tests per supported ansible-core/amazon.aws pair (tools/matrix.sh; venvs in .build/matrix)"
 	@echo "make venv            create/refresh .venv"
 	@echo "make collections     create the $(COLLECTION_LINK) symlink"
 	@echo "make clean           remove build/test output (keeps .venv); distclean also removes .venv"
@@ -86,6 +87,11 @@ integration: venv collections
 
 eda: venv collections
 	$(PYTEST) tests/eda $(PYTEST_ARGS)
+
+# The supported-versions matrix (README "Supported versions"), not part of `make test`:
+# one venv per requirements/matrix/<leg>.txt; MATRIX_LEGS="oldest newest" picks legs.
+matrix:
+	tools/matrix.sh
 
 changelog-lint: venv
 	$(VENV)/bin/antsibull-changelog lint

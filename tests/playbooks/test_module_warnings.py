@@ -65,4 +65,3 @@ def test_the_modules_use_the_collections_module_class():
     for path in modules:
         text = path.read_text(encoding="utf-8")
         assert "MirrorAWSModule(" in text and "AnsibleAWSModule(" not in text, path.name
-
