@@ -9,7 +9,7 @@ import subprocess
 import sys
 import textwrap
 
-PURE = ("model", "rules", "tags", "pairs", "plan_groups", "plan_links", "audit", "report")
+PURE = ("model", "rules", "tags", "targets", "addresses", "pairs", "plan_groups", "plan_links", "audit", "report")
 EDGE = ("scope", "describe", "apply_groups", "apply_links")
 
 SCRIPT = textwrap.dedent("""
