@@ -171,9 +171,11 @@ def run_job(directory: Path, moto_url: str, ident: str, cmdline: str | None = No
     return Job(pdd, ident, runner, seconds, list(runner.events), reports)
 
 
-def python_prefix() -> str:
-    """The installation the venv's python comes from (outside /usr here, e.g. pyenv)."""
-    return os.path.realpath(sys.base_prefix)
+def read_only_paths() -> list[str]:
+    """What the sandboxed job needs besides /usr, /etc, /bin, /opt and the private data directory: the
+    repository (the collection), the venv (ansible, boto3) and the Python installation it comes from."""
+    paths = {os.path.realpath(p) for p in (REPO_ROOT, VENV_BIN.parent, sys.prefix, sys.base_prefix)}
+    return sorted(p for p in paths if not p.startswith(("/usr/", "/etc/", "/bin/", "/opt/")))
 
 
 def check_job(job: Job, estate: Estate, check_mode: bool) -> None:
@@ -218,7 +220,7 @@ def test_job_under_ansible_runner_with_bwrap_isolation(moto, estate, tmp_path, r
     bwrap = shutil.which("bwrap")
     assert bwrap, "bwrap (bubblewrap) is not installed: `make bwrap` (apt-get install bubblewrap) installs it"
     isolation = {"process_isolation": True, "process_isolation_executable": bwrap,
-                 "process_isolation_ro_paths": [str(REPO_ROOT), python_prefix()]}
+                 "process_isolation_ro_paths": read_only_paths()}
 
     moto.reset_calls()
     check = run_job(tmp_path / "check", moto.url, "awx-job-1", cmdline="--check --diff", **isolation)
