@@ -161,7 +161,7 @@ run_sanity() {  # leg python-version -> sets CELL, returns the stage's status
     VENV=$MATRIX/$leg/venv SANITY_BUILD=$MATRIX/$leg/sanity SANITY_PYTHON=$ver SANITY_COLOR=no \
         SANITY_SKIP=$skip "$ROOT/tools/sanity.sh" >"$log" 2>&1 || rc=$?
     ran=$(grep -c '^Running sanity test "' "$log" || true)
-    failed=$(sed -n 's/^ERROR: The \([0-9]*\) sanity test(s\{0,1\}) listed below (out of [0-9]*) failed.*/\1/p' "$log" | head -n 1)
+    failed=$(sed -nE 's/^(ERROR|FATAL): The ([0-9]+) sanity test\(s\) listed below \(out of [0-9]+\) failed.*/\2/p' "$log" | head -n 1)
     if [[ $rc == 0 ]]; then
         CELL="$ran passed"
     elif [[ -n $failed ]]; then
