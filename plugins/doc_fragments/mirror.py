@@ -34,6 +34,30 @@ options:
         docs/performance.md).
     type: int
     default: 8
+  role_arn:
+    description:
+      - An IAM role of the scope's account, assumed by the module before any EC2 call; every call of the run is then
+        made with the role's temporary credentials (the module's own credentials only call C(sts:AssumeRole)).
+      - Set per scope by the C(classiclink.mirror.mirror) playbook from the host variable C(mirror_role_arn) (the
+        C(classiclink.mirror.scopes) inventory sets it), so that a scope's whole run is one module process.
+      - When the role cannot be assumed the module fails naming the role, the account and the region.
+    type: str
+  role_external_id:
+    description:
+      - The external id the trust policy of O(role_arn) asks for.
+    type: str
+  role_session_name:
+    description:
+      - The session name of the O(role_arn) session, as CloudTrail shows it (characters other than letters, digits and
+        C(+=,.@_-) become C(-); at most 64 characters).
+    type: str
+    default: classiclink-mirror
+  account_id:
+    description:
+      - The account the scope is meant to be. The module fails before any EC2 call when its credentials (or
+        O(role_arn)) belong to another account, naming both, so that a scope never changes the wrong account.
+      - Without O(role_arn) this costs one C(sts:GetCallerIdentity) call.
+    type: str
 """
 
     # The guardrails option (classiclink_mirror_group, classiclink_mirror_info).

@@ -12,9 +12,12 @@ version_added: 0.1.0
 author:
   - classiclink.mirror maintainers
 description:
-  - Reads the registered results of the calls a run of the C(classiclink.mirror.mirror) role makes (mirror the sources with
-    M(classiclink.mirror.classiclink_mirror_group), link instances with M(classiclink.mirror.classiclink_instance_link),
-    delete orphan mirrors) and returns counts, the list of failures, and a few lines of text for a person to read.
+  - Reads the registered results of the calls a run of the C(classiclink.mirror.mirror) role makes and returns counts,
+    the list of failures, and a few lines of text for a person to read. The role makes one call per scope,
+    M(classiclink.mirror.classiclink_mirror_group) with
+    O(classiclink.mirror.classiclink_mirror_group#module:link_instances=true), and passes its result as O(_input) and
+    O(links). Separate calls (mirror the sources, link instances with M(classiclink.mirror.classiclink_instance_link),
+    delete orphan mirrors) are read as well.
   - Any of the results may be missing, V(null), or the result of a skipped task; it then counts nothing.
   - A result without its list (RV(classiclink.mirror.classiclink_mirror_group#module:groups) or
     RV(classiclink.mirror.classiclink_instance_link#module:instances)) comes from a call that failed as a whole (for
@@ -48,7 +51,10 @@ options:
     type: dict
     required: true
   links:
-    description: Registered result of the M(classiclink.mirror.classiclink_instance_link) call.
+    description:
+      - Registered result of the M(classiclink.mirror.classiclink_instance_link) call, or the O(_input) result again
+        when that call linked the instances itself
+        (O(classiclink.mirror.classiclink_mirror_group#module:link_instances=true)).
     type: dict
   pruned:
     description:
@@ -79,7 +85,7 @@ EXAMPLES = r"""
 - name: Summarise the run of the role
   ansible.builtin.set_fact:
     mirror_run_summary: >-
-      {{ mirror_groups_result | classiclink.mirror.mirror_summary(mirror_links_result, mirror_prune_result,
+      {{ mirror_groups_result | classiclink.mirror.mirror_summary(mirror_groups_result,
            region=aws_region, link_tag_keys=mirror_link_tag_keys, vpc_ids=mirror_vpc_ids) }}
 
 - name: Show it
@@ -424,6 +430,9 @@ class _Summary:
         if not _ran(result, "links"):
             return
         self.changed = self.changed or bool(result.get("changed"))
+        if result.get("links_error"):  # one call that mirrored but could not read the ClassicLink state
+            self.errors.append("instance links: %s" % result["links_error"])
+            return
         error = _call_error(result, "instances", "instance links")
         if error:
             self.errors.append(error)
@@ -554,6 +563,8 @@ def mirror_summary(mirrored: t.Any, links: t.Any = None, pruned: t.Any = None, r
     """Counts, failures, warnings and text for one run of the mirror role."""
     summary = _Summary()
     summary.add_groups(mirrored, "mirror")
+    if isinstance(links, dict) and links == mirrored and "groups" not in links:
+        links = None  # the one call of the role (link_instances) failed as a whole: its error is counted once
     summary.add_links(links)
     summary.add_groups(pruned, "prune", orphans_only=True)
     summary.add_orphans(mirrored)

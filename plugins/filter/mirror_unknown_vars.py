@@ -22,12 +22,10 @@ description:
     ignored silently. The role's variables are the options of its C(meta/argument_specs.yml), passed as O(known).
   - Accepted besides O(known) - the playbook's C(mirror_regions), C(mirror_python_interpreter) and
     C(mirror_scope_regions); the host variables of the P(classiclink.mirror.scopes#inventory) inventory plugin,
-    C(mirror_role_arn) and C(mirror_role_external_id), and C(mirror_role_duration_seconds); what the playbook sets
-    when it assumes a scope's role (C(mirror_assumed_role), C(mirror_scope_credentials), C(mirror_scope_caller));
-    the rulebooks' and events playbook's C(mirror_events_*),
+    C(mirror_role_arn) and C(mirror_role_external_id); the rulebooks' and events playbook's C(mirror_events_*),
     C(mirror_job_template) and C(mirror_organization); and the names the role itself registers or sets
-    (C(mirror_groups_result), C(mirror_links_result), C(mirror_prune_result), C(mirror_run_summary), C(mirror_report),
-    ...), which are defined when the role runs twice in one play.
+    (C(mirror_groups_result), C(mirror_run_summary), C(mirror_report), ...), which are defined when the role runs
+    twice in one play.
 positional: _input, known
 options:
   _input:
@@ -80,16 +78,11 @@ PREFIX = "mirror_"
 # Variables a user sets besides the role's own, suggested like them: those of playbooks/mirror.yml, the host
 # variables of the scopes inventory plugin (plugins/inventory/scopes.py), those of the controller rulebook.
 USER_VARIABLES = ("mirror_regions", "mirror_python_interpreter", "mirror_role_arn", "mirror_role_external_id",
-                  "mirror_role_duration_seconds", "mirror_job_template", "mirror_organization")
+                  "mirror_job_template", "mirror_organization")
 # Names the playbook and the role set or register themselves: accepted, never suggested.
 INTERNAL_VARIABLES = (
     "mirror_scope_regions",
-    "mirror_scope_credentials",  # the playbook's assume-role play: the scope's temporary credentials
-    "mirror_assumed_role",
-    "mirror_scope_caller",
     "mirror_groups_result",
-    "mirror_links_result",
-    "mirror_prune_result",
     "mirror_run_summary",
     "mirror_report",
     "mirror_report_scopes",

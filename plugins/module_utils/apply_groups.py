@@ -33,7 +33,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     boto3_tag_specifications,
 )
 
-from ansible_collections.classiclink.mirror.plugins.module_utils.model import Outcome, Problem
+from ansible_collections.classiclink.mirror.plugins.module_utils.model import RETARGETED, Outcome, Problem
 from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import PLACEHOLDER_PREFIX, CreateMirror, PairPlan, Plan, with_ids
 from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
     GROUP,
@@ -262,16 +262,38 @@ class GroupExecutor:
 
     # -- the whole plan -------------------------------------------------------
 
-    def apply(self, plan: Plan) -> Outcome:
-        live: List[Tuple[int, PairPlan]] = [(index, pair) for index, pair in enumerate(plan.pairs) if pair.changed]
-        converging = [(index, pair) for index, pair in live if not pair.removal]
+    def apply_converging(self, plan: Plan) -> Outcome:
+        """Phases 1 and 2: create the new mirrors, then bring every pair's rules and tags to the plan."""
+        converging = [(index, pair) for index, pair in enumerate(plan.pairs) if pair.changed and not pair.removal]
         self._each([(index, pair) for index, pair in converging if pair.create], self.create, "creating the mirror")
         # Created groups, visible to every later call (and the next module) before we go on; a group
         # that never shows up fails its pair in the next phase, with the reason.
         self.scope.wait_for_groups(sorted(self.fresh))
         self._each([(index, pair) for index, pair in converging if self.outcome.problem(index) is None], self.converge, "updating the mirror")
-        self._each([(index, pair) for index, pair in live if pair.removal], self.remove, "removing the mirror")
         return self.outcome
+
+    def apply_removals(self, plan: Plan) -> Outcome:
+        """Phase 3: delete the mirrors of removed pairs and orphans. A source whose new pair failed in
+        phases 1-2 keeps its old (retargeted) mirror: its instances may still be linked to it."""
+        failed_sources = set(
+            pair.source_id for index, pair in enumerate(plan.pairs)
+            if not pair.removal and pair.source_id and (pair.error or self.outcome.problem(index) is not None))
+        removals = []
+        for index, pair in enumerate(plan.pairs):
+            if not (pair.changed and pair.removal):
+                continue
+            if pair.orphan == RETARGETED and pair.source_id in failed_sources:
+                self.outcome.fail(index, Problem("dependency_failed", (
+                    "orphan %s kept: the new mirror of %s failed this run; it is deleted by the first run that "
+                    "converges the new pair" % (pair.mirror_id, pair.source.label))))
+                continue
+            removals.append((index, pair))
+        self._each(removals, self.remove, "removing the mirror")
+        return self.outcome
+
+    def apply(self, plan: Plan) -> Outcome:
+        self.apply_converging(plan)
+        return self.apply_removals(plan)
 
 
 def apply_plan(scope: Scope, plan: Plan, concurrency: int = DEFAULT_CONCURRENCY) -> Outcome:

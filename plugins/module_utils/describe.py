@@ -152,7 +152,7 @@ def _load_links(scope, snapshot: Snapshot, instance_ids: Optional[Sequence[str]]
         # Accounts without EC2-Classic refuse the ClassicLink calls; an audit still reports the rest.
         if not tolerate_link_errors:
             raise
-        snapshot.links_error = "ClassicLink state could not be read: %s" % error_text(exc)
+        snapshot.links_error = "ClassicLink state could not be read: %s%s" % (error_text(exc), retirement_hint(exc))
     _load_instances(scope, snapshot, instance_ids)
 
 
@@ -197,3 +197,23 @@ def interface_groups(scope: Scope, group_ids: Sequence[str]) -> set:
         for interface in scope.paginate("describe_network_interfaces", "NetworkInterfaces", Filters=filters):
             carried.update(group["GroupId"] for group in interface.get("Groups", []))
     return carried.intersection(group_ids)
+
+
+# The ClassicLink describes: an account or region without EC2-Classic refuses them (and only them).
+CLASSICLINK_OPERATIONS = ("DescribeVpcClassicLink", "DescribeClassicLinkInstances")
+# Refusals that say nothing about EC2-Classic: credentials and permissions, throttling.
+NOT_RETIREMENT_CODES = ("AuthFailure", "UnauthorizedOperation", "Blocked", "OptInRequired", "RequestExpired",
+                        "SignatureDoesNotMatch", "InvalidClientTokenId", "UnrecognizedClientException",
+                        "RequestLimitExceeded", "Throttling")
+
+
+def retirement_hint(error):
+    """The EC2-Classic retirement hint, for a ClassicLink describe that EC2 refused (a 4xx answer) - not for
+    missing credentials, a failed DescribeVpcs, a server error or a refusal of permissions."""
+    if not isinstance(error, ClientError) or getattr(error, "operation_name", None) not in CLASSICLINK_OPERATIONS:
+        return ""
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 400
+    code = error.response.get("Error", {}).get("Code", "")
+    if status >= 500 or code in NOT_RETIREMENT_CODES:
+        return ""
+    return ". EC2-Classic was retired: an account without it refuses the ClassicLink calls"

@@ -7,13 +7,17 @@
 from __future__ import annotations
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.guardrails import parse_guardrails
-from ansible_collections.classiclink.mirror.plugins.module_utils.scope import DEFAULT_CONCURRENCY
+from ansible_collections.classiclink.mirror.plugins.module_utils.scope import DEFAULT_CONCURRENCY, role_account
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import LINK_TAG_KEYS, is_vpc_id
 
 COMMON_ARGS = dict(
     link_tag_keys=dict(type="list", elements="str", default=list(LINK_TAG_KEYS), no_log=False),
     concurrency=dict(type="int", default=DEFAULT_CONCURRENCY),
     classic_vpc_id=dict(type="str"),
+    role_arn=dict(type="str"),
+    role_external_id=dict(type="str"),
+    role_session_name=dict(type="str", default="classiclink-mirror"),
+    account_id=dict(type="str"),
 )
 
 
@@ -46,6 +50,10 @@ def check_common(module) -> None:
         module.fail_json(msg="link_tag_keys must name at least one tag key")
     if params["concurrency"] < 1:
         module.fail_json(msg="concurrency must be 1 or more, got %d" % params["concurrency"])
+    if params.get("role_arn") and not role_account(params["role_arn"]):
+        module.fail_json(msg="role_arn: %r is not an IAM role ARN (expected arn:aws:iam::123456789012:role/NAME)" % params["role_arn"])
+    if params.get("account_id") and not (len(params["account_id"]) == 12 and params["account_id"].isdigit()):
+        module.fail_json(msg="account_id: %r is not an AWS account id (expected 12 digits)" % params["account_id"])
     for option in ("vpc_id", "vpc_ids", "prune_vpc_ids", "classic_vpc_id"):
         values = params.get(option)
         values = [values] if isinstance(values, str) else values or []

@@ -29,6 +29,7 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.model import (
     RETARGETED,
     SOURCE_GONE,
     UNTAGGED,
+    Outcome,
     Problem,
     SecurityGroup,
     Snapshot,
@@ -190,6 +191,17 @@ class Plan:
     @property
     def failed(self) -> List[PairPlan]:
         return [pair for pair in self.pairs if pair.error]
+
+
+def planned_mirrors(plan: Plan, outcome: Outcome) -> Dict[str, str]:
+    """Source id -> its mirror's id after ``outcome`` (a placeholder for a mirror still to be created, in check mode),
+    for the pairs that did not fail: what the link planner links instances to."""
+    mirrors = {}
+    for index, pair in enumerate(plan.pairs):
+        if pair.removal or pair.error or not pair.source_id or not pair.mirror_id or outcome.problem(index) is not None:
+            continue
+        mirrors[pair.source_id] = outcome.resolve(pair.mirror_id)
+    return mirrors
 
 
 def removal_pair(ref: str, source: Optional[SecurityGroup], mirrors: Sequence[SecurityGroup], touch_source: bool = True,

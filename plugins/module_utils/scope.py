@@ -20,6 +20,7 @@ for a few seconds after ``CreateSecurityGroup`` answered.
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, List, Optional
 
@@ -93,9 +94,37 @@ class Scope:
         self._fresh_retry = EC2Retry.jittered_backoff(**FRESH_RETRIES)
 
     @classmethod
+    def connect(cls, module, region: Optional[str] = None, credentials: Optional[dict] = None) -> "Scope":
+        """The scope of ``region`` (default: the module's) with ``credentials`` (default: the module's)."""
+        extra = dict(credentials or {})
+        if region:
+            extra["region"] = region
+        client = module.client("ec2", retry_decorator=EC2Retry.jittered_backoff(**THROTTLE_RETRIES), **extra)
+        return cls(client, region or module.region)
+
+    @classmethod
     def of_module(cls, module) -> "Scope":
-        client = module.client("ec2", retry_decorator=EC2Retry.jittered_backoff(**THROTTLE_RETRIES))
-        return cls(client, module.region)
+        """The module's scope: its region, with the credentials of O(role_arn) when set (assumed
+        here, so that a scope's whole run is one process). With O(account_id), credentials of
+        another account fail the module before any EC2 call."""
+        params = module.params
+        role_arn, account_id = params.get("role_arn"), params.get("account_id")
+        credentials = None
+        try:
+            if account_id:  # a role names its account: no call needed to refuse another account's
+                found = role_account(role_arn) if role_arn else caller_account(module)
+                if found != account_id:
+                    module.fail_json(msg=(
+                        "scope account %s, region %s: the credentials are account %s's; set role_arn to a role of account %s "
+                        "(the classiclink.mirror.scopes inventory's role_arn) or use credentials of that account"
+                        % (account_id, module.region, found, account_id)))
+            if role_arn:
+                credentials = assume_role(module, role_arn, params.get("role_external_id"), params.get("role_session_name"))
+        except (BotoCoreError, ClientError, ResponseParserError) as exc:
+            module.fail_json_aws(exc, msg="scope account %s, region %s: could not %s" % (
+                account_id or role_account(role_arn) or "(of the credentials)", module.region,
+                "assume role %s" % role_arn if role_arn else "read the account of the credentials (sts:GetCallerIdentity)"))
+        return cls.connect(module, credentials=credentials)
 
     def call(self, operation: str, fresh: bool = False, **params):
         """One EC2 call, retried on throttling; ``fresh``: it names a group this run created,
@@ -124,6 +153,33 @@ class Scope:
         except (WaiterError, BotoCoreError, ClientError, ResponseParserError):
             return False
         return True
+
+
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]+$")
+SESSION_NAME_MAX = 64
+
+
+def role_account(role_arn: Optional[str]) -> Optional[str]:
+    """The account of an IAM role ARN (None when it is not one)."""
+    match = ROLE_ARN.match(role_arn or "")
+    return match.group(1) if match else None
+
+
+def assume_role(module, role_arn: str, external_id: Optional[str] = None, session_name: Optional[str] = None) -> dict:
+    """Temporary credentials of ``role_arn``, as ``module.client`` takes them."""
+    sts = module.client("sts", retry_decorator=AWSRetry.jittered_backoff(**THROTTLE_RETRIES))
+    params = dict(RoleArn=role_arn, RoleSessionName=re.sub(r"[^\w+=,.@-]", "-", session_name or "classiclink-mirror")[:SESSION_NAME_MAX])
+    if external_id:
+        params["ExternalId"] = external_id
+    creds = sts.assume_role(aws_retry=True, **params)["Credentials"]
+    return dict(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                aws_session_token=creds["SessionToken"])
+
+
+def caller_account(module) -> str:
+    """The account of the module's own credentials (one sts:GetCallerIdentity)."""
+    sts = module.client("sts", retry_decorator=AWSRetry.jittered_backoff(**THROTTLE_RETRIES))
+    return sts.get_caller_identity(aws_retry=True)["Account"]
 
 
 def run_concurrently(items: Iterable, work: Callable, concurrency: int) -> None:

@@ -240,7 +240,7 @@ enabled_classiclink:
 from ansible_collections.classiclink.mirror.plugins.module_utils.aws_module import MirrorAWSModule
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.apply_links import LinkExecutor
-from ansible_collections.classiclink.mirror.plugins.module_utils.describe import load_snapshot
+from ansible_collections.classiclink.mirror.plugins.module_utils.describe import load_snapshot, retirement_hint
 from ansible_collections.classiclink.mirror.plugins.module_utils.options import COMMON_ARGS, check_common
 from ansible_collections.classiclink.mirror.plugins.module_utils.plan_links import ERROR, LinkOptions, plan_links
 from ansible_collections.classiclink.mirror.plugins.module_utils.report import links_result
@@ -251,26 +251,6 @@ try:
     from botocore.parsers import ResponseParserError  # an answer that cannot be parsed, after the retries
 except ImportError:
     pass  # handled by AnsibleAWSModule
-
-
-# The ClassicLink describes: an account or region without EC2-Classic refuses them (and only them).
-CLASSICLINK_OPERATIONS = ("DescribeVpcClassicLink", "DescribeClassicLinkInstances")
-# Refusals that say nothing about EC2-Classic: credentials and permissions, throttling.
-NOT_RETIREMENT_CODES = ("AuthFailure", "UnauthorizedOperation", "Blocked", "OptInRequired", "RequestExpired",
-                        "SignatureDoesNotMatch", "InvalidClientTokenId", "UnrecognizedClientException",
-                        "RequestLimitExceeded", "Throttling")
-
-
-def retirement_hint(error):
-    """The EC2-Classic retirement hint, for a ClassicLink describe that EC2 refused (a 4xx answer) - not for
-    missing credentials, a failed DescribeVpcs, a server error or a refusal of permissions."""
-    if not isinstance(error, ClientError) or getattr(error, "operation_name", None) not in CLASSICLINK_OPERATIONS:
-        return ""
-    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 400
-    code = error.response.get("Error", {}).get("Code", "")
-    if status >= 500 or code in NOT_RETIREMENT_CODES:
-        return ""
-    return ". EC2-Classic was retired: an account without it refuses the ClassicLink calls"
 
 
 def main():

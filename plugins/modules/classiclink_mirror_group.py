@@ -117,8 +117,26 @@ options:
     description:
       - Also report which mirrors are in use (RV(groups[].mirror_in_use), RV(unused_mirrors)) - a network interface
         carries them, or a rule of a group that is not a mirror refers to them.
-      - Reads only, one C(DescribeNetworkInterfaces) call per 200 mirrors. ClassicLinks are not read here; the role's
-        summary adds the links of its link step.
+      - Reads only, one C(DescribeNetworkInterfaces) call per 200 mirrors. The audit does not read ClassicLinks; the
+        role's summary counts a mirror that the run's links (O(link_instances=true)) use as in use.
+    type: bool
+    default: false
+    version_added: 0.2.0
+  link_instances:
+    description:
+      - Also link the member EC2-Classic instances to the mirrors of their groups, in the same run and from the same
+        describes, as M(classiclink.mirror.classiclink_instance_link) does without O(classiclink.mirror.classiclink_instance_link#module:instance_ids)
+        (every member of a managed group and every linked instance, limited to O(vpc_ids) when set).
+      - The order is mirror, link, then prune (with O(prune=true)). Instances leave a retargeted mirror before it is
+        deleted, and a stale ClassicLink is removed only with O(prune=true).
+      - The role C(classiclink.mirror.mirror) runs a scope this way, in one module process.
+      - Cannot be combined with O(vpc_id) or O(state=absent).
+    type: bool
+    default: false
+    version_added: 0.2.0
+  enable_classiclink:
+    description:
+      - With O(link_instances=true), enable ClassicLink on a target VPC that does not have it.
     type: bool
     default: false
     version_added: 0.2.0
@@ -185,6 +203,15 @@ EXAMPLES = r"""
       authorize: "{{ dry_run.groups | map(attribute='ingress.authorize') | flatten }}"
       revoke: "{{ dry_run.groups | map(attribute='ingress.revoke') | flatten }}"
       unmanaged_references: "{{ dry_run.groups | map(attribute='skipped_references') | flatten | selectattr('code', '==', 'unmanaged_reference') }}"
+
+- name: A whole scope in one call - mirror every tagged group, link the instances, delete orphans (the role's way)
+  classiclink.mirror.classiclink_mirror_group:
+    all_sources: true
+    link_instances: true
+    prune: true
+    region: eu-west-1
+    role_arn: arn:aws:iam::111122223333:role/classiclink-mirror
+    account_id: "111122223333"
 
 - name: Remove a mirror
   classiclink.mirror.classiclink_mirror_group:
@@ -741,6 +768,30 @@ unused_mirrors:
       description: The source's id.
       type: str
       sample: sg-0123456789abcdef0
+instances:
+  description:
+    - With O(link_instances=true), every instance considered, as
+      RV(classiclink.mirror.classiclink_instance_link#module:instances) (real ids after a real run).
+  returned: when O(link_instances=true) and the ClassicLink state could be read
+  type: list
+  elements: dict
+  sample:
+    - {instance_id: i-0123456789abcdef0, vpc_id: vpc-0a1b2c3d4e5f60718, groups: [sg-0fedcba9876543210], action: linked,
+       reason: null, code: null, aws_code: null}
+links_error:
+  description:
+    - With O(link_instances=true), why no instance was linked - the ClassicLink state could not be read (an account or
+      region without EC2-Classic refuses those calls) or ClassicLink could not be enabled. The module then fails after
+      mirroring.
+  returned: when O(link_instances=true) and the links could not be made
+  type: str
+  sample: null
+enabled_classiclink:
+  description: With O(link_instances=true), the VPCs on which ClassicLink was (or, in check mode, would be) enabled.
+  returned: when O(link_instances=true) and the ClassicLink state could be read
+  type: list
+  elements: str
+  sample: []
 mirrors_in_use:
   description: With O(usage_audit=true), how many of RV(mirrors_total) mirrors are in use.
   returned: when O(usage_audit=true)
@@ -755,14 +806,16 @@ mirrors_total:
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.aws_module import MirrorAWSModule
 
-from ansible_collections.classiclink.mirror.plugins.module_utils.apply_groups import apply_plan
+from ansible_collections.classiclink.mirror.plugins.module_utils.apply_groups import GroupExecutor
+from ansible_collections.classiclink.mirror.plugins.module_utils.apply_links import LinkExecutor
 from ansible_collections.classiclink.mirror.plugins.module_utils.audit import add_usage, mirror_usage
 from ansible_collections.classiclink.mirror.plugins.module_utils.describe import interface_groups, load_snapshot
 from ansible_collections.classiclink.mirror.plugins.module_utils.options import COMMON_ARGS, GUARDRAIL_ARGS, check_common, guardrails_of
-from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import MirrorOptions, declared_sources
+from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import MirrorOptions, declared_sources, planned_mirrors
 from ansible_collections.classiclink.mirror.plugins.module_utils.plan_groups import plan_pairs
-from ansible_collections.classiclink.mirror.plugins.module_utils.report import plan_result
-from ansible_collections.classiclink.mirror.plugins.module_utils.scope import Scope
+from ansible_collections.classiclink.mirror.plugins.module_utils.plan_links import ERROR, LinkOptions, plan_links
+from ansible_collections.classiclink.mirror.plugins.module_utils.report import links_result, plan_result
+from ansible_collections.classiclink.mirror.plugins.module_utils.scope import Scope, error_text
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError
@@ -800,6 +853,8 @@ def main():
         prune=dict(type="bool", default=False),
         prune_vpc_ids=dict(type="list", elements="str"),
         usage_audit=dict(type="bool", default=False),
+        link_instances=dict(type="bool", default=False),
+        enable_classiclink=dict(type="bool", default=False),
         **GUARDRAIL_ARGS,
         **COMMON_ARGS,
     )
@@ -830,39 +885,72 @@ def main():
         guardrails=guardrails_of(module),
     )
 
+    link_instances = params["link_instances"]
+    if link_instances and (options.vpc_id or params["state"] == "absent"):
+        module.fail_json(msg="link_instances follows the link tags: it cannot be combined with vpc_id or state=absent; "
+                             "link with classiclink.mirror.classiclink_instance_link after this call")
+
     scope = Scope.of_module(module)
     try:
-        snapshot = load_snapshot(scope, options.link_tag_keys, refs, classic_vpc_id=params["classic_vpc_id"], name_references=True)
+        snapshot = load_snapshot(scope, options.link_tag_keys, refs, classic_vpc_id=params["classic_vpc_id"], name_references=True,
+                                 with_links=link_instances, tolerate_link_errors=True)
     except (BotoCoreError, ClientError, ResponseParserError) as e:
-        module.fail_json_aws(e, msg="Could not describe the security groups and VPCs of this region")
+        module.fail_json_aws(e, msg="Could not describe the security groups, VPCs%s of this region" % (
+            ", instances or ClassicLinks" if link_instances else ""))
     if params["all_sources"]:
         refs = [group.id for group in declared_sources(snapshot, options.link_tag_keys, params["vpc_ids"])]
 
+    # Mirror, link, prune: one snapshot, in that order (instances leave a retargeted mirror before it is deleted).
     plan = plan_pairs(snapshot, refs, options)
-    changed = plan.changed
-    outcome = None
-    if changed and not module.check_mode:
-        outcome = apply_plan(scope, plan, params["concurrency"])
+    executor = GroupExecutor(scope, params["concurrency"])
+    real = not module.check_mode
+    if real and plan.changed:
+        executor.apply_converging(plan)
+    links, link_outcome, problems, links_error = None, None, [], None
+    if link_instances and snapshot.links_error:
+        problems.append(snapshot.links_error)
+        links_error = snapshot.links_error
+    elif link_instances:
+        links = plan_links(snapshot, None, LinkOptions(
+            prune=options.prune, enable_classiclink=params["enable_classiclink"], link_tag_keys=options.link_tag_keys,
+            vpc_ids=tuple(params["vpc_ids"] or ()) or None), planned_mirrors(plan, executor.outcome))
+        if real and links.changed:
+            try:
+                link_outcome = LinkExecutor(scope, params["concurrency"]).apply(links)
+            except (BotoCoreError, ClientError, ResponseParserError) as e:
+                links_error = "Could not enable ClassicLink on %s: %s" % (", ".join(links.enable_vpcs), error_text(e))
+                problems.append(links_error)
+                links = None
+    if real and plan.changed:
+        executor.apply_removals(plan)
 
-    result = plan_result(plan, outcome)
+    changed = plan.changed or bool(links and links.changed)
+    result = plan_result(plan, executor.outcome if real else None)
     for entry in result["groups"]:
         for warning in entry["warnings"]:
             module.warn(warning)
         for skipped in entry["skipped_references"]:
             module.warn("%s: rule dropped from the mirror: %s" % (entry["source_group_name"] or entry["source_ref"], skipped["reason"]))
+    if links is not None:
+        linked = links_result(links, link_outcome)
+        result["diff"].extend(linked.pop("diff"))
+        result.update(linked)
+    if links_error:
+        result["links_error"] = links_error
     if params["usage_audit"]:
         result.update(usage_of(module, scope, snapshot, plan, result["groups"]))
     if params["source_group"] and result["groups"] and result["groups"][0]["mirror_group_id"]:
         result["group_id"] = result["groups"][0]["mirror_group_id"]
     if not module._diff:
         result.pop("diff")
-    failures = [entry for entry in result["groups"] if entry["error"]]
+    failures = [entry["error"] for entry in result["groups"] if entry["error"]]
     if failures:
-        module.fail_json(
-            msg="%d of %d security group pairs failed: %s" % (len(failures), len(result["groups"]), "; ".join(entry["error"] for entry in failures)),
-            changed=changed,
-            **result
-        )
+        problems.append("%d of %d security group pairs failed: %s" % (len(failures), len(result["groups"]), "; ".join(failures)))
+    instance_failures = ["%s: %s" % (item["instance_id"], item["reason"]) for item in result.get("instances", ()) if item["action"] == ERROR]
+    if instance_failures:
+        problems.append("%d of %d instances failed: %s" % (len(instance_failures), len(result["instances"]), "; ".join(instance_failures)))
+    if problems:
+        module.fail_json(msg="; ".join(problems), changed=changed, **result)
     module.exit_json(changed=changed, **result)
 
 

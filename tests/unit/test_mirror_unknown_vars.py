@@ -51,8 +51,8 @@ def test_known_internal_and_foreign_names_pass():
 
 
 def test_internal_names_are_not_suggested():
-    # mirror_prune_result is set by the role; a user who wrote mirror_prune_resul meant nothing the role reads
-    (message,) = mirror_unknown_vars(["mirror_links_resul"], OPTIONS)
+    # mirror_groups_result is set by the role; a user who wrote mirror_groups_resul meant nothing the role reads
+    (message,) = mirror_unknown_vars(["mirror_groups_resul"], OPTIONS)
     assert "did you mean" not in message
 
 
@@ -106,7 +106,7 @@ def test_every_default_is_documented_in_the_argument_spec():
 def test_the_names_the_role_and_playbook_set_are_known():
     files = sorted((ROLE / "tasks").glob("*.yml")) + [REPO_ROOT / "playbooks" / "mirror.yml"]
     defined = set().union(*(_defined_names(path) for path in files))
-    assert {"mirror_groups_result", "mirror_links_result", "mirror_run_summary", "mirror_scope_regions"} <= defined
+    assert {"mirror_groups_result", "mirror_run_summary", "mirror_scope_regions"} <= defined
     assert mirror_unknown_vars(sorted(defined), OPTIONS) == [], (
         "add the name to INTERNAL_VARIABLES of plugins/filter/mirror_unknown_vars.py (or document it in "
         "roles/mirror/meta/argument_specs.yml)")
