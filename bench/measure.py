@@ -62,14 +62,15 @@ class Measurement:
 
 
 class HarnessProcess:
-    """The moto harness CLI in a subprocess on a free loopback port (``tag_index``: see bench/moto_server.py)."""
+    """The moto harness CLI in a subprocess on a free loopback port (``tag_index``, ``options``: the
+    options of bench/moto_server.py, e.g. ``["--sweep-index", "--record-account"]``)."""
 
-    def __init__(self, log_path: Path, timeout: float = 60.0, tag_index: bool = False):
+    def __init__(self, log_path: Path, timeout: float = 60.0, tag_index: bool = False, options: Sequence[str] = ()):
         self._tmp = tempfile.TemporaryDirectory(prefix="bench-harness-")
         port_file = Path(self._tmp.name) / "port"
         self._log = open(log_path, "wb")
         self.proc = subprocess.Popen(
-            [str(VENV_BIN / "python"), "-m", "bench.moto_server", *(["--tag-index"] if tag_index else []),
+            [str(VENV_BIN / "python"), "-m", "bench.moto_server", *(["--tag-index"] if tag_index else []), *options,
              "--port", "0", "--port-file", str(port_file)],
             cwd=REPO_ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=loopback_env(dict(os.environ)),
         )
@@ -80,6 +81,7 @@ class HarnessProcess:
                 raise RuntimeError("the moto harness did not start; see %s" % log_path)
             time.sleep(0.05)
         self.url = "http://127.0.0.1:%d" % int(port_file.read_text().strip())
+        self.options = (["--tag-index"] if tag_index else []) + list(options)
         self.harness = MotoHarness.connect(self.url)
 
     def stop(self) -> None:

@@ -34,7 +34,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from bench import report, world
 from bench.measure import REPO_ROOT, HarnessProcess, Measurement, aws_env, run_playbook, start_latency_proxy
@@ -95,9 +95,9 @@ def points_from_args(args: argparse.Namespace) -> List[Point]:
 
 
 class Bench:
-    def __init__(self, out_dir: Path, log_dir: Path, tag_index: bool = True):
+    def __init__(self, out_dir: Path, log_dir: Path, tag_index: bool = True, moto_options: Sequence[str] = ()):
         self.out_dir, self.log_dir = out_dir, log_dir
-        self.server = HarnessProcess(log_dir / "moto-harness.log", tag_index=tag_index)
+        self.server = HarnessProcess(log_dir / "moto-harness.log", tag_index=tag_index, options=moto_options)
         self.harness = self.server.harness
         self.ec2 = world.ec2_client(self.server.url)
         self.rows: List[Dict[str, Any]] = []
@@ -206,6 +206,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--moto-stock", action="store_true",
                         help="run moto as shipped: without the tag index of bench/moto_server.py, whose O(groups x tags) "
                              "tag look-up then dominates the wall time from N=500 on")
+    parser.add_argument("--moto-fixes", default="tag-index,sweep-index",
+                        help="the emulator corrections of bench/moto_server.py to run with, a comma list out of "
+                             "tag-index, sweep-index, or 'none' (default %(default)s; --moto-stock: none)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is not met")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results", help="results directory")
     args = parser.parse_args(argv)
@@ -217,8 +220,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     info = machine_info()
     started = time.perf_counter()
-    info["moto_tag_index"] = not args.moto_stock
-    bench = Bench(args.out, log_dir, tag_index=not args.moto_stock)
+    fixes = [] if args.moto_stock else [f.strip() for f in args.moto_fixes.split(",") if f.strip() not in ("", "none")]
+    unknown = set(fixes) - {"tag-index", "sweep-index"}
+    if unknown:
+        sys.exit("unknown --moto-fixes: %s" % ", ".join(sorted(unknown)))
+    info["moto_tag_index"] = "tag-index" in fixes
+    info["moto_fixes"] = fixes
+    bench = Bench(args.out, log_dir, tag_index="tag-index" in fixes,
+                  moto_options=["--sweep-index"] if "sweep-index" in fixes else [])
     try:
         for point in points:
             bench.run_point(point)
