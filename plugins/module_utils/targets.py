@@ -332,12 +332,13 @@ def role_arn_for(template: Optional[str], scope: TargetScope) -> Tuple[Optional[
     The role must be an IAM role ARN in the target's own account and partition
     (credentials of an assumed role act in the role's account)."""
     if not template:
-        return None, "the target VPC is in account %s (region %s), another account than the source's: set %s (for example arn:%s:iam::{account}:role/ClassicLinkMirror)" % (
-            scope.account, scope.region, ROLE_OPTION, scope.partition)
+        return None, ("the target VPC is in account %s (region %s), another account than the source's: "
+                      "set %s (for example arn:%s:iam::{account}:role/ClassicLinkMirror)") % (scope.account, scope.region, ROLE_OPTION, scope.partition)
     arn = template.replace(ACCOUNT_PLACEHOLDER, scope.account)
     match = ROLE_ARN_PATTERN.match(arn)
     if not match:
-        return None, "%s=%r gives %r for account %s, which is not an IAM role ARN (arn:%s:iam::ACCOUNT:role/NAME; {account} is replaced by the target's account)" % (
+        return None, ("%s=%r gives %r for account %s, which is not an IAM role ARN "
+                      "(arn:%s:iam::ACCOUNT:role/NAME; {account} is replaced by the target's account)") % (
             ROLE_OPTION, template, arn, scope.account, scope.partition)
     partition, account = match.groups()
     if account != scope.account or partition != scope.partition:
@@ -476,4 +477,3 @@ def record_orphans(record: MirrorRecord, targets: Sequence[Target],
         if vpc_id is not None and vpc_id not in wanted_vpcs[mirror.scope]:
             orphans.append(mirror)
     return tuple(orphans)
-

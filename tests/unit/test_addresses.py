@@ -196,7 +196,8 @@ def test_index_lists_keeps_the_lowest_id_per_group_and_family():
 # -- sizing --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("count, size", [(0, 10), (1, 10), (6, 10), (7, 20), (10, 20), (13, 20), (14, 30), (100, 150), (101, 160), (600, 900), (667, 1000), (1000, 1000)])
+@pytest.mark.parametrize("count, size", [(0, 10), (1, 10), (6, 10), (7, 20), (10, 20), (13, 20), (14, 30),
+                                         (100, 150), (101, 160), (600, 900), (667, 1000), (1000, 1000)])
 def test_max_entries_for(count, size):
     assert max_entries_for(count) == size
 

@@ -307,19 +307,19 @@ def test_unreadable_entries_are_kept_aside():
 
 def test_plan_mirrored_to_converged_is_empty():
     mirrors = _many(10) + [GroupLocation(HOME, SG8)]
-    tags, _ = format_mirrored_to(mirrors, HOME)
+    tags, _error = format_mirrored_to(mirrors, HOME)
     change, error = plan_mirrored_to(dict(tags, Name="web"), list(reversed(mirrors)), HOME)
     assert error is None and change.empty
 
 
 def test_plan_mirrored_to_leaves_an_equivalent_spelling_alone():
     current = {MIRRORED_TO_TAG: "%s , %s" % (group_arn(OTHER, SG), group_arn(HOME, SG8))}
-    change, _ = plan_mirrored_to(current, [GroupLocation(HOME, SG8), GroupLocation(OTHER, SG)], HOME)
+    change, _error = plan_mirrored_to(current, [GroupLocation(HOME, SG8), GroupLocation(OTHER, SG)], HOME)
     assert change.empty
 
 
 def test_plan_mirrored_to_shrinks_and_removes_stale_continuation_keys():
-    current, _ = format_mirrored_to(_many(10), HOME)
+    current, _error = format_mirrored_to(_many(10), HOME)
     change, error = plan_mirrored_to(current, [GroupLocation(HOME, SG8)], HOME)
     assert error is None
     assert change.set == {MIRRORED_TO_TAG: SG8}
@@ -327,19 +327,19 @@ def test_plan_mirrored_to_shrinks_and_removes_stale_continuation_keys():
 
 
 def test_plan_mirrored_to_removes_everything_when_no_mirror_is_left():
-    current, _ = format_mirrored_to(_many(10), HOME)
-    change, _ = plan_mirrored_to(dict(current, Name="x"), [], HOME)
+    current, _error = format_mirrored_to(_many(10), HOME)
+    change, _error = plan_mirrored_to(dict(current, Name="x"), [], HOME)
     assert change.set == {} and set(change.unset) == set(current)
 
 
 def test_plan_mirrored_to_rewrites_a_record_with_unreadable_entries():
-    change, _ = plan_mirrored_to({MIRRORED_TO_TAG: SG8 + ",junk"}, [GroupLocation(HOME, SG8)], HOME)
+    change, _error = plan_mirrored_to({MIRRORED_TO_TAG: SG8 + ",junk"}, [GroupLocation(HOME, SG8)], HOME)
     assert change.set == {MIRRORED_TO_TAG: SG8} and change.unset == ()
 
 
 def test_purge_must_protect_the_continuation_keys():
     """The integration passes record_keys(...) as protected keys to plan_tags."""
-    current, _ = format_mirrored_to(_many(10), HOME)
+    current, _error = format_mirrored_to(_many(10), HOME)
     change = plan_tags(current, {}, purge=True, protected=record_keys(current))
     assert change.unset == ()
 
@@ -378,7 +378,7 @@ def test_group_by_scope_sorts_scopes_and_keeps_item_order():
     items = [("a", WEST), ("b", HOME), ("c", WEST), ("d", OTHER)]
     grouped = group_by_scope(items, lambda item: item[1])
     assert list(grouped) == sorted([WEST, HOME, OTHER])
-    assert [name for name, _ in grouped[WEST]] == ["a", "c"]
+    assert [name for name, _scope in grouped[WEST]] == ["a", "c"]
     assert group_by_scope([], lambda item: item) == {}
     assert TargetScope("aws", "444455556666", "eu-west-1").label == "account 444455556666, region eu-west-1"
 
@@ -464,7 +464,7 @@ def test_mirrored_to_round_trips_and_converges(source, mirrors):
 @given(source=scopes, before=st.lists(locations, max_size=30), after=st.lists(locations, max_size=30))
 @settings(max_examples=100, deadline=None)
 def test_plan_mirrored_to_applied_gives_the_wanted_record(source, before, after):
-    current, _ = format_mirrored_to(before, source)
+    current, _error = format_mirrored_to(before, source)
     current = dict(current, Name="keep")
     change, error = plan_mirrored_to(current, after, source)
     assert error is None
