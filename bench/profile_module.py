@@ -30,7 +30,7 @@ from bench import world
 from bench.measure import REPO_ROOT, VENV_BIN, HarnessProcess, aws_env, run_playbook, start_latency_proxy
 
 MODULE_ARGS: Dict[str, Dict[str, Any]] = {
-    "classiclink_mirror_group": {"all_sources": True, "classic_vpc_id": "default"},
+    "classiclink_mirror_group": {"all_sources": True, "link_instances": True, "classic_vpc_id": "default"},  # the role's one call
     "classiclink_instance_link": {"classic_vpc_id": "default"},
     "classiclink_mirror_info": {"classic_vpc_id": "default", "instances": True},
 }

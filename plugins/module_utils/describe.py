@@ -64,6 +64,7 @@ def load_snapshot(
     tolerate_link_errors: bool = False,
     target_groups: bool = True,
     name_references: bool = False,
+    target_names_only: bool = False,
 ) -> Snapshot:
     """Read the groups and VPCs a run needs, in four paginated describes or fewer.
 
@@ -75,7 +76,9 @@ def load_snapshot(
     ``with_links`` adds the instances (``instance_ids``, or every instance that
     is not terminated), their ClassicLinks and the target VPCs' ClassicLink
     status: three more describes; ``target_groups=False`` skips step 4 (links
-    need the mirrors, which step 2 finds); ``name_references`` reads the names of groups that
+    need the mirrors, which step 2 finds); ``target_names_only`` reads in step 4 only the groups named like a
+    source whose mirror step 2 did not find (what a new mirror's name could clash with, or a default group to map
+    onto): none at all once every mirror exists; ``name_references`` reads the names of groups that
     rules refer to but no step read (one more describe, only when there are such groups).
     ``classic_vpc_id`` (an id, or ``default``)
     names a VPC whose groups and instances stand in for EC2-Classic.
@@ -112,8 +115,13 @@ def load_snapshot(
             targets.add(declared)
     targets = sorted(targets)
     if targets and target_groups:
-        for raw in describe_groups(scope, [{"Name": "vpc-id", "Values": targets}]):
-            snapshot.add_group(group_from_description(raw))
+        names = _names_without_mirror(snapshot, link_tag_keys) if target_names_only else None
+        if names is None:
+            for raw in describe_groups(scope, [{"Name": "vpc-id", "Values": targets}]):
+                snapshot.add_group(group_from_description(raw))
+        for batch in _filter_batches("group-name", names or ()):
+            for raw in describe_groups(scope, [{"Name": "vpc-id", "Values": targets}] + batch):
+                snapshot.add_group(group_from_description(raw))
     if name_references:
         _load_referenced_names(scope, snapshot)
     if with_links:
@@ -130,6 +138,17 @@ def _filter_batches(name: str, values: Sequence[str]) -> Iterable[list]:
     values = sorted(set(values))
     for start in range(0, len(values), FILTER_VALUES_MAX):
         yield [{"Name": name, "Values": values[start:start + FILTER_VALUES_MAX]}]
+
+
+def _names_without_mirror(snapshot: Snapshot, link_tag_keys: Sequence[str]) -> list:
+    """Names of the sources whose declared target VPC holds no mirror of theirs yet."""
+    mirrored = set((group.mirrored_from, group.vpc_id) for group in snapshot.mirrors())
+    names = set()
+    for group in snapshot.groups.values():
+        declared = read_link_tag(group.tags, link_tag_keys).vpc_id
+        if declared in snapshot.vpcs and (group.id, declared) not in mirrored:
+            names.add(group.name)
+    return sorted(names)
 
 
 def _load_referenced_names(scope: Scope, snapshot: Snapshot) -> None:

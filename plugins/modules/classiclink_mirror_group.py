@@ -893,7 +893,7 @@ def main():
     scope = Scope.of_module(module)
     try:
         snapshot = load_snapshot(scope, options.link_tag_keys, refs, classic_vpc_id=params["classic_vpc_id"], name_references=True,
-                                 with_links=link_instances, tolerate_link_errors=True)
+                                 with_links=link_instances, tolerate_link_errors=True, target_names_only=options.vpc_id is None)
     except (BotoCoreError, ClientError, ResponseParserError) as e:
         module.fail_json_aws(e, msg="Could not describe the security groups, VPCs%s of this region" % (
             ", instances or ClassicLinks" if link_instances else ""))
