@@ -43,6 +43,13 @@ read -r -a STAGES <<<"${MATRIX_STAGES:-sanity unit playbooks}"
 # tools/sanity.sh (--skip-test) and printed in the table. Never skip a test
 # silently; fix real findings in the code instead when they are small.
 SANITY_SKIPS=()
+# Findings a leg's ansible-test reports that are not fixed yet, as "leg|<path> <test>:<code>|reason":
+# added to that leg's copy as tests/sanity/ignore-X.Y.txt entries (tools/sanity.sh) and
+# printed in the table. Each one is a known issue to fix, not a pass.
+SANITY_IGNORES=(
+    "newest|plugins/modules/classiclink_mirror_group.py validate-modules:bad-return-value-key|new in ansible-test 2.21: the result key 'update' (groups[].ingress/egress.update) is also a dict method in Jinja (use ['update']); renaming it changes the result vocabulary"
+    "newest|plugins/modules/classiclink_mirror_info.py validate-modules:bad-return-value-key|new in ansible-test 2.21: the result key 'update' (pairs[].drift.ingress/egress.update), as above"
+)
 
 say() { printf 'matrix: %s\n' "$*"; }
 die() { printf 'matrix: %s\n' "$*" >&2; exit 2; }
@@ -150,16 +157,22 @@ for path, found in json.load(sys.stdin).items():
 }
 
 run_sanity() {  # leg python-version -> sets CELL, returns the stage's status
-    local leg=$1 ver=$2 log=$MATRIX/$1/sanity.log skip="" notes="" entry rc=0 ran failed start
+    local leg=$1 ver=$2 log=$MATRIX/$1/sanity.log skip="" ignore="" notes="" entry rc=0 ran failed start
     for entry in ${SANITY_SKIPS[@]+"${SANITY_SKIPS[@]}"}; do
         [[ ${entry%%|*} == "$leg" ]] || continue
         entry=${entry#*|}
         skip+="$entry"$'\n'
         notes+="${notes:+; }skipped ${entry%%|*}: ${entry#*|}"
     done
+    for entry in ${SANITY_IGNORES[@]+"${SANITY_IGNORES[@]}"}; do
+        [[ ${entry%%|*} == "$leg" ]] || continue
+        entry=${entry#*|}
+        ignore+="${entry%%|*}"$'\n'
+        IGNORED[$leg]+="- $leg: ignored ${entry%%|*}: ${entry#*|}"$'\n'
+    done
     start=$SECONDS
     VENV=$MATRIX/$leg/venv SANITY_BUILD=$MATRIX/$leg/sanity SANITY_PYTHON=$ver SANITY_COLOR=no \
-        SANITY_SKIP=$skip "$ROOT/tools/sanity.sh" >"$log" 2>&1 || rc=$?
+        SANITY_SKIP=$skip SANITY_IGNORE=$ignore "$ROOT/tools/sanity.sh" >"$log" 2>&1 || rc=$?
     ran=$(grep -c '^Running sanity test "' "$log" || true)
     failed=$(sed -nE 's/^(ERROR|FATAL): The ([0-9]+) sanity test\(s\) listed below \(out of [0-9]+\) failed.*/\2/p' "$log" | head -n 1)
     if [[ $rc == 0 ]]; then
@@ -169,7 +182,7 @@ run_sanity() {  # leg python-version -> sets CELL, returns the stage's status
     else
         CELL="FAILED (rc $rc)"
     fi
-    CELL+=" ($(duration $((SECONDS - start))))${notes:+; $notes}"
+    CELL+=" ($(duration $((SECONDS - start))))${notes:+; $notes}${IGNORED[$leg]:+; with ignores, see below}"
     # Tests that ansible-test itself did not run (not applicable to the collection), named.
     AUTO_SKIPS[$leg]=$(sed -n 's/^WARNING: Skipping sanity test "\([^"]*\)"\(.*\)$/\1\2/p' "$log" | sort -u | paste -sd ';' -)
     return "$rc"
@@ -205,7 +218,7 @@ for stage in "${STAGES[@]}"; do
 done
 [[ " ${LEGS[*]} " != *" pinned "* ]] || check_pinned_agrees
 
-declare -A BUILT=() AUTO_SKIPS=()
+declare -A BUILT=() AUTO_SKIPS=() IGNORED=()
 rows=()
 failures=0
 matrix_start=$SECONDS
@@ -251,7 +264,8 @@ done
     echo
     echo "Total wall time: $(duration $((SECONDS - matrix_start))) ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores)."
     for leg in "${LEGS[@]}"; do
-        [[ -n ${AUTO_SKIPS[$leg]:-} ]] && echo "$leg: sanity tests ansible-test skipped itself: ${AUTO_SKIPS[$leg]}"
+        [[ -n ${AUTO_SKIPS[$leg]:-} ]] && echo "- $leg: sanity tests ansible-test skipped itself: ${AUTO_SKIPS[$leg]}"
+        [[ -n ${IGNORED[$leg]:-} ]] && printf '%s' "${IGNORED[$leg]}"
     done
     [[ $failures == 0 ]] && echo "All stages passed." || echo "$failures stage(s) FAILED."
 } | tee "$RESULTS"

@@ -23,6 +23,9 @@
 #                      default: <repo>/.build); tools/matrix.sh gives each leg its own
 #   SANITY_SKIP        more tests to skip, one "name|reason" per line (tools/matrix.sh:
 #                      a test that a leg's ansible-test cannot run); printed like SKIP_TESTS
+#   SANITY_IGNORE      ignore entries ("<path> <test>[:<code>]", one per line) appended to the
+#                      copy's tests/sanity/ignore-<ansible-core X.Y>.txt and printed
+#                      (tools/matrix.sh: a finding of a newer ansible-test, named per leg)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -101,6 +104,16 @@ if [[ ! -e $GET_PIP_CACHE ]] || { grep -q "Offline stand-in" "$GET_PIP_CACHE" \
         && ! cmp -s "$ROOT/tools/ansible_test_get_pip.py" "$GET_PIP_CACHE"; }; then
     mkdir -p "$(dirname "$GET_PIP_CACHE")"
     cp "$ROOT/tools/ansible_test_get_pip.py" "$GET_PIP_CACHE"
+fi
+
+if [[ -n ${SANITY_IGNORE:-} ]]; then
+    IGNORE_FILE=$DEST/tests/sanity/ignore-$("$PY" -c 'from ansible.release import __version__ as v; print(".".join(v.split(".")[:2]))').txt
+    mkdir -p "$(dirname "$IGNORE_FILE")"
+    while IFS= read -r entry; do
+        [[ -n $entry ]] || continue
+        echo "sanity: ignoring '$entry' (${IGNORE_FILE#"$DEST/"})"
+        printf '%s\n' "$entry" >>"$IGNORE_FILE"
+    done <<<"$SANITY_IGNORE"
 fi
 
 skip_args=()
