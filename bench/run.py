@@ -19,9 +19,11 @@ With ``--compare-amazon-aws`` the account is reset, the same environment rebuilt
 and bench/amazon_aws/mirror.yml run twice (first converge, no-op). Results go to
 bench/results/ (git-ignored): a markdown table and JSON per run, ``latest.*`` too.
 
-The moto server runs with a tag index (bench/moto_server.py) unless ``--moto-stock``:
-stock moto looks up a resource's tags by scanning every tag of the account, which
-no real EC2 does and which would otherwise dominate the large runs.
+The moto server runs with the emulator corrections of bench/moto_server.py (a tag
+index, a one-pass ClassicLink sweep, cached per-group DescribeSecurityGroups
+items, a cached attribute picker: ``--moto-fixes``) unless ``--moto-stock``: stock
+moto costs grow with the account in ways no real EC2 does, and would otherwise
+dominate the large runs.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ from bench import report, world
 from bench.measure import REPO_ROOT, HarnessProcess, Measurement, aws_env, run_playbook, start_latency_proxy
 
 SCENARIOS = ("check", "converge", "noop", "drift")
+# the emulator corrections of bench/moto_server.py (each an option --<name> of it)
+MOTO_FIXES = ("tag-index", "sweep-index", "sg-cache", "fast-picker")
 SUITES: Dict[str, List[Dict[str, Any]]] = {
     "default": [dict(n=50, m=10, compare=True)],
     "scale": [dict(n=n, m=n // 5) for n in (20, 100, 500, 1000)],
@@ -206,9 +210,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--moto-stock", action="store_true",
                         help="run moto as shipped: without the tag index of bench/moto_server.py, whose O(groups x tags) "
                              "tag look-up then dominates the wall time from N=500 on")
-    parser.add_argument("--moto-fixes", default="tag-index,sweep-index",
+    parser.add_argument("--moto-fixes", default=",".join(MOTO_FIXES),
                         help="the emulator corrections of bench/moto_server.py to run with, a comma list out of "
-                             "tag-index, sweep-index, or 'none' (default %(default)s; --moto-stock: none)")
+                             "%s, or 'none' (default: all; --moto-stock: none)" % ", ".join(MOTO_FIXES))
+    parser.add_argument("--moto-profile", action="store_true",
+                        help="cProfile the moto server, one file per run (and per world build) in the log directory")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is not met")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results", help="results directory")
     args = parser.parse_args(argv)
@@ -221,13 +227,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     info = machine_info()
     started = time.perf_counter()
     fixes = [] if args.moto_stock else [f.strip() for f in args.moto_fixes.split(",") if f.strip() not in ("", "none")]
-    unknown = set(fixes) - {"tag-index", "sweep-index"}
+    unknown = set(fixes) - set(MOTO_FIXES)
     if unknown:
         sys.exit("unknown --moto-fixes: %s" % ", ".join(sorted(unknown)))
     info["moto_tag_index"] = "tag-index" in fixes
     info["moto_fixes"] = fixes
     bench = Bench(args.out, log_dir, tag_index="tag-index" in fixes,
-                  moto_options=["--sweep-index"] if "sweep-index" in fixes else [])
+                  moto_options=["--" + fix for fix in fixes if fix != "tag-index"]
+                  + (["--profile", str(log_dir / "moto")] if args.moto_profile else []))
     try:
         for point in points:
             bench.run_point(point)

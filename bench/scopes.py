@@ -74,7 +74,7 @@ from bench.run import machine_info
 
 REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2"]
 ROLE = "arn:aws:iam::{account}:role/classiclink-mirror"
-MOTO_OPTIONS = ["--sweep-index", "--record-account"]
+MOTO_OPTIONS = ["--sweep-index", "--sg-cache", "--fast-picker", "--record-account"]
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _TICK = os.sysconf("SC_CLK_TCK")
 _RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
@@ -155,6 +155,7 @@ class TreeSampler(threading.Thread):
         self.kinds: Dict[Tuple[int, int], str] = {}
         self.peak_rss = self.peak_pss = self.peak_ansible_pss = self.root_hwm = 0
         self.peak_processes = self.samples = 0
+        self.max_rss: Dict[str, int] = Counter()  # largest single process seen, by kind
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -186,6 +187,7 @@ class TreeSampler(threading.Thread):
             if key not in self.kinds:
                 self.kinds[key] = _kind(pid, self.root, ppid)
             self.cpu[key] = (self.kinds[key], cpu)
+            self.max_rss[self.kinds[key]] = max(self.max_rss[self.kinds[key]], pid_rss)
             rss += pid_rss
             pid_pss = _pss(pid)
             pss += pid_pss
@@ -206,7 +208,8 @@ class TreeSampler(threading.Thread):
             by_kind[kind] += cpu
             count[kind] += 1
         return {"cpu_by_kind_s": {k: round(v, 2) for k, v in sorted(by_kind.items())},
-                "processes_by_kind": dict(sorted(count.items())), "peak_rss_sum_mb": round(self.peak_rss / 2 ** 20, 1),
+                "processes_by_kind": dict(sorted(count.items())),
+                "max_rss_by_kind_mb": {k: round(v / 2 ** 20, 1) for k, v in sorted(self.max_rss.items())}, "peak_rss_sum_mb": round(self.peak_rss / 2 ** 20, 1),
                 "peak_pss_sum_mb": round(self.peak_pss / 2 ** 20, 1),
                 "peak_ansible_pss_mb": round(self.peak_ansible_pss / 2 ** 20, 1), "controller_hwm_mb": round(self.root_hwm / 2 ** 20, 1),
                 "peak_processes": self.peak_processes, "samples": self.samples}
@@ -342,13 +345,16 @@ def evaluate(document: Dict[str, Any]) -> List[Dict[str, str]]:
         if limit is not None:
             out.append({"target": "%s wall, %s" % (row["label"], where), "measured": "%.1f s" % row["wall_s"],
                         "limit": "< %.0f s" % limit, "status": "PASS" if row["wall_s"] < limit else "FAIL"})
-        out.append({"target": "%s peak memory of the controller tree, %s" % (row["label"], where),
-                    "measured": "%.0f MB PSS sum, modules included (%.0f MB RSS sum, %d processes at most); "
-                                "ansible-playbook and its workers alone %.0f MB PSS; main process %.0f MB" % (
-                        row["peak_pss_sum_mb"], row["peak_rss_sum_mb"], row["peak_processes"],
-                        row["peak_ansible_pss_mb"], row["controller_hwm_mb"]),
+        out.append({"target": "%s peak memory, the whole tree on the controller (modules included), %s" % (row["label"], where),
+                    "measured": "%.0f MB PSS sum (%.0f MB RSS sum, %d processes at most)" % (
+                        row["peak_pss_sum_mb"], row["peak_rss_sum_mb"], row["peak_processes"]),
                     "limit": "< %.0f MB" % MEMORY_TARGET_MB,
                     "status": "PASS" if row["peak_pss_sum_mb"] < MEMORY_TARGET_MB else "FAIL"})
+        out.append({"target": "%s peak memory, ansible-playbook and its workers (no module process), %s" % (row["label"], where),
+                    "measured": "%.0f MB PSS sum; main process %.0f MB (VmHWM)" % (
+                        row["peak_ansible_pss_mb"], row["controller_hwm_mb"]),
+                    "limit": "< %.0f MB" % MEMORY_TARGET_MB,
+                    "status": "PASS" if row["peak_ansible_pss_mb"] < MEMORY_TARGET_MB else "FAIL"})
         ok = row["rc"] == 0 and not row["failed_hosts"] and row["hosts_in_recap"] == row["scopes"]
         out.append({"target": "%s every scope ok" % row["label"], "measured": "rc=%d, %d hosts in the recap, %d failed" % (
             row["rc"], row["hosts_in_recap"], len(row["failed_hosts"])), "limit": "rc=0, %d hosts, 0 failed" % row["scopes"],
@@ -380,22 +386,27 @@ def markdown(document: Dict[str, Any]) -> str:
              "M=%(m)d instances, R=%(rules)d rules; forks %(forks)d; worlds built in %(setup_s).1f s." % document["setup"],
              "Inventory: the scopes inventory file `%s` (role_arn template, accounts and regions lists)." % (
                  document["setup"]["inventory"]), "",
-             "| run | wall s | CPU tree s | CPU / scope s | controller s | workers s | modules s | moto CPU s "
-             "| peak PSS sum MB | of which ansible MB | peak RSS sum MB | controller HWM MB | largest RSS MB | calls | mutating "
+             "| run | wall s | CPU tree s | CPU / scope s | controller s | workers s | modules s | unattributed s | moto CPU s "
+             "| peak PSS sum MB | of which ansible MB | peak RSS sum MB | controller HWM MB | largest module MB | calls | mutating "
              "| calls / scope | mutating / scope | failed | load 1/5/15 |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | --- |"]
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | --- |"]
     for row in rows:
         kinds = row["cpu_by_kind_s"]
-        lines.append("| %s | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f | %.1f | %.0f | %.0f | %.0f | %.0f | %.0f | %d | %d | %s | %s | %d | %s |" % (
+        lines.append("| %s | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f | %.0f | %.0f | %.0f | %.0f | %.0f | %d | %d | %s | %s "
+                     "| %d | %s |" % (
             row["label"], row["wall_s"], row["cpu_s"], row["cpu_per_scope_s"], kinds.get("controller", 0),
-            kinds.get("worker", 0), kinds.get("module", 0), row["moto_cpu_s"], row["peak_pss_sum_mb"], row["peak_ansible_pss_mb"],
-            row["peak_rss_sum_mb"], row["controller_hwm_mb"], row["largest_rss_mb"], row["calls_total"],
+            kinds.get("worker", 0), kinds.get("module", 0), row["cpu_s"] - sum(kinds.values()), row["moto_cpu_s"],
+            row["peak_pss_sum_mb"], row["peak_ansible_pss_mb"], row["peak_rss_sum_mb"], row["controller_hwm_mb"],
+            row["max_rss_by_kind_mb"].get("module", 0), row["calls_total"],
             row["calls_mutating"], "/".join(str(row["calls_per_scope"][k]) for k in ("min", "mean", "max")),
             "/".join(str(row["mutating_per_scope"][k]) for k in ("min", "mean", "max")), len(row["failed_hosts"]),
             "/".join("%.1f" % x for x in row["load_start"])))
     lines += ["", "CPU tree: user+sys of ansible-playbook and everything it reaped (wait4, exact); controller / workers "
-              "/ modules: the same CPU split by process, sampled every %d ms from /proc (a process shorter than "
-              "one interval is missed). moto CPU: the emulated AWS. PSS: proportional set size, shared pages divided "
+              "/ modules: the same CPU split by process, sampled every %d ms from /proc; unattributed: the rest, "
+              "the CPU of processes after their last sample, mostly the short-lived worker forks (ansible forks one "
+              "per task and host, ~3 per scope). moto CPU: the emulated AWS. largest module: the largest VmRSS of one "
+              "module process (sampled). (wait4's ru_maxrss is not shown: a child's counts the image of the bench "
+              "process it was forked from, which holds 50 boto3 clients.) PSS: proportional set size, shared pages divided "
               "among the processes sharing them (the tree's real footprint); of which ansible: ansible-playbook and its forked "
               "workers, without the module processes; RSS sum counts shared pages once per process. calls, mutating: EC2, "
               "at the server. "
