@@ -81,7 +81,7 @@ removing entries makes a new version, renaming does not; a list holds at most
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.rules import CIDR_IP, CIDR_IPV6, PREFIX_LIST, Rule
@@ -101,7 +101,10 @@ NAME_MAX = 255
 DESCRIPTION_MAX = 255
 RESERVED_NAME_PREFIX = "com.amazonaws"
 
-CREATE, MODIFY, NONE = "create", "modify", "none"
+CREATE, MODIFY, DELETE, NONE = "create", "modify", "delete", "none"
+# A list this run creates is referred to by a placeholder until the executor records its id
+# (Outcome.ids[placeholder] = "pl-..."): rules of the plan name the placeholder.
+LIST_PLACEHOLDER_PREFIX = "new-address-list-"
 
 
 # -- names and tags ----------------------------------------------------------------
@@ -115,6 +118,23 @@ def list_name(group_id: str, account: str, region: str, family: str) -> str:
 
 def list_tags(group_arn: str) -> Dict[str, str]:
     return {ADDRESSES_OF_TAG: group_arn}
+
+
+def list_placeholder(group_arn: str, family: str) -> str:
+    """The id rules use for a list this run creates (the executor records the real one)."""
+    return "%s%s-of-%s" % (LIST_PLACEHOLDER_PREFIX, family.lower(), group_arn)
+
+
+def is_list_placeholder(value: Optional[str]) -> bool:
+    return bool(value) and str(value).startswith(LIST_PLACEHOLDER_PREFIX)
+
+
+def group_of_arn(group_arn: str) -> Tuple[str, str, str]:
+    """``arn:PARTITION:ec2:REGION:ACCOUNT:security-group/sg-...`` -> (group id, account, region)."""
+    parts = group_arn.split(":", 5)
+    if len(parts) != 6 or not parts[5].startswith("security-group/"):
+        raise ValueError("not a security group ARN: %r" % group_arn)
+    return parts[5][len("security-group/"):], parts[4], parts[3]
 
 
 def entry_description(member: "Member") -> str:
@@ -242,11 +262,13 @@ class AddressList:
     name: Optional[str] = None
 
 
-def read_address_list(description: Mapping, entries: Optional[Iterable[Mapping]] = None) -> Optional[AddressList]:
+def read_address_list(description: Mapping, entries: Optional[Iterable[Mapping]] = None,
+                      group_arn: Optional[str] = None) -> Optional[AddressList]:
     """A DescribeManagedPrefixLists item (+ its GetManagedPrefixListEntries entries) -> AddressList,
-    or None when the list is not one of ours (no addressesOf tag) or is being deleted."""
+    or None when the list is not one of ours (no addressesOf tag) or is being deleted.
+    ``group_arn``: read a list known by id whose tag may not show yet (consistency lag)."""
     tags = dict((tag.get("Key"), tag.get("Value")) for tag in description.get("Tags") or ())
-    group = tags.get(ADDRESSES_OF_TAG)
+    group = tags.get(ADDRESSES_OF_TAG) or group_arn
     if not group or str(description.get("State", "")).startswith("delete"):
         return None
     cidrs = set()
@@ -325,6 +347,10 @@ class ListPlan:
     add: Tuple[str, ...] = ()  # all additions, sorted (for --diff and results)
     remove: Tuple[str, ...] = ()  # all removals, sorted
     error: Optional[str] = None
+    wanted: Tuple[str, ...] = ()  # the entries the list must end with (re-planned from after a conflict)
+    group_arn: Optional[str] = None  # whose members the list holds (its addressesOf tag)
+    descriptions: Tuple[Tuple[str, str], ...] = ()  # (cidr, entry description) of the additions
+    reason: Optional[str] = None  # action delete: unused | duplicate
 
     @property
     def changed(self) -> bool:
@@ -332,8 +358,23 @@ class ListPlan:
 
     @property
     def calls(self) -> int:
-        """API calls the plan makes (create or resize, and the batches)."""
-        return int(self.action == CREATE) + int(self.resize_to is not None) + len(self.batches)
+        """API calls the plan makes (create or resize, and the batches; or the delete)."""
+        return int(self.action in (CREATE, DELETE)) + int(self.resize_to is not None) + len(self.batches)
+
+    @property
+    def placeholder(self) -> Optional[str]:
+        """The id rules use for the list before it exists (a create of a known group), else None."""
+        return list_placeholder(self.group_arn, self.family) if self.action == CREATE and self.group_arn else None
+
+    @property
+    def key(self) -> str:
+        """The item of the executor's Outcome: the list id, or the placeholder of a list to create."""
+        return self.prefix_list_id or self.placeholder or self.name
+
+    def entries(self, cidrs: Iterable[str]) -> List[Dict[str, str]]:
+        """EC2's AddPrefixListEntry shape for ``cidrs``, with the descriptions the plan knows."""
+        known = dict(self.descriptions)
+        return [{"Cidr": cidr, "Description": known[cidr]} if known.get(cidr) else {"Cidr": cidr} for cidr in cidrs]
 
 
 def _chunks(items: Sequence[str], size: int = MAX_ENTRIES_PER_CALL) -> List[Tuple[str, ...]]:
@@ -366,15 +407,15 @@ def plan_list(wanted: Iterable[str], current: Optional[AddressList], name: str, 
         size = max_entries_for(count)
         first, rest = wanted_sorted[:MAX_ENTRIES_PER_CALL], wanted_sorted[MAX_ENTRIES_PER_CALL:]
         return ListPlan(CREATE, family, name, size, create_entries=tuple(first), batches=_batches(rest, ()),
-                        add=tuple(wanted_sorted))
+                        add=tuple(wanted_sorted), wanted=tuple(wanted_sorted))
     add = [cidr for cidr in wanted_sorted if cidr not in current.entries]
     remove = sorted(current.entries - set(wanted_sorted), key=_sort_key)
     resize_to = max_entries_for(count) if count > current.max_entries else None
     size = resize_to or current.max_entries
     if not add and not remove and resize_to is None:
-        return ListPlan(NONE, family, name, size, current.id, current.version)
+        return ListPlan(NONE, family, name, size, current.id, current.version, wanted=tuple(wanted_sorted))
     return ListPlan(MODIFY, family, name, size, current.id, current.version, resize_to=resize_to,
-                    batches=_batches(add, remove), add=tuple(add), remove=tuple(remove))
+                    batches=_batches(add, remove), add=tuple(add), remove=tuple(remove), wanted=tuple(wanted_sorted))
 
 
 def plan_group_lists(members: Members, group_arn: str, group_id: str, account: str, region: str,
@@ -387,8 +428,37 @@ def plan_group_lists(members: Members, group_arn: str, group_id: str, account: s
         cidrs = members.cidrs(family)
         if family == IPV6 and existing is None and not cidrs:
             continue
-        plans.append(plan_list(cidrs, existing, list_name(group_id, account, region, family), family))
+        plan = plan_list(cidrs, existing, list_name(group_id, account, region, family), family)
+        descriptions = tuple((cidr, entry_description(members.owners[cidr])) for cidr in plan.add if cidr in members.owners)
+        plans.append(replace(plan, group_arn=group_arn, descriptions=descriptions))
     return tuple(plans)
+
+
+def plan_scope_lists(wanted: Mapping[str, Members], current: Iterable[AddressList], prune: bool = False,
+                     referenced_ids: Iterable[str] = ()) -> Tuple[ListPlan, ...]:
+    """Every list of one target scope: ``wanted`` maps each group ARN whose address list some
+    rule of the scope refers to -> its members (:func:`member_addresses`); ``current`` is every
+    list of the scope (:func:`index_lists` picks the kept one per group and family). Lists no
+    group wants any more, and duplicates, become ``delete`` plans with ``prune`` (the caller
+    runs them after revoking the rules that refer to them: ``referenced_ids``, see
+    :func:`prune_candidates`, are left out). Names use the group's own id, account and region."""
+    current = list(current)
+    kept, _duplicates = index_lists(current)
+    plans: List[ListPlan] = []
+    for group_arn in sorted(wanted):
+        group_id, account, region = group_of_arn(group_arn)
+        plans.extend(plan_group_lists(wanted[group_arn], group_arn, group_id, account, region, kept))
+    if prune:
+        referenced = set(referenced_ids)
+        plans.extend(delete_plan(candidate.address_list, candidate.reason)
+                     for candidate in prune_candidates(current, wanted, referenced) if not candidate.referenced)
+    return tuple(plans)
+
+
+def delete_plan(address_list: AddressList, reason: str = "unused") -> ListPlan:
+    """Delete an address list (prune)."""
+    return ListPlan(DELETE, address_list.family, address_list.name or address_list.id, address_list.max_entries,
+                    address_list.id, address_list.version, group_arn=address_list.group_arn, reason=reason)
 
 
 # -- the quota -------------------------------------------------------------------------------
