@@ -164,6 +164,45 @@ def state_change(instance_id: str, state: str, region: str = REGION, account: st
     }
 
 
+def lifecycle_action(
+    instance_id: str,
+    token: str,
+    *,
+    transition: str = "autoscaling:EC2_INSTANCE_LAUNCHING",
+    group: str = "cluster-asg",
+    hook: str = "cluster-launching",
+    region: str = REGION,
+    account: str = ACCOUNT,
+    time: str = "2016-08-01T10:00:00Z",
+) -> dict[str, Any]:
+    """An "EC2 Instance-launch Lifecycle Action" / "EC2 Instance-terminate Lifecycle Action" event, as Amazon
+    EC2 Auto Scaling sends it to EventBridge when an instance enters Pending:Wait / Terminating:Wait."""
+    n = next(_ids)
+    launching = transition.endswith("LAUNCHING")
+    return {
+        "version": "0",
+        "id": f"00000000-0000-0000-0002-{n:012d}",
+        "detail-type": "EC2 Instance-launch Lifecycle Action" if launching else "EC2 Instance-terminate Lifecycle Action",
+        "source": "aws.autoscaling",
+        "account": account,
+        "time": time,
+        "region": region,
+        "resources": [
+            f"arn:aws:autoscaling:{region}:{account}:autoScalingGroup:1f7a2c9e-0000-4000-8000-{n:012d}"
+            f":autoScalingGroupName/{group}"
+        ],
+        "detail": {
+            "LifecycleActionToken": token,
+            "AutoScalingGroupName": group,
+            "LifecycleHookName": hook,
+            "EC2InstanceId": instance_id,
+            "LifecycleTransition": transition,
+            "Origin": "EC2" if launching else "AutoScalingGroup",
+            "Destination": "AutoScalingGroup" if launching else "EC2",
+        },
+    }
+
+
 def body(event: dict[str, Any]) -> str:
     """The SQS message body EventBridge delivers: the event as JSON."""
     return json.dumps(event)

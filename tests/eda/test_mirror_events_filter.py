@@ -254,6 +254,7 @@ def test_a_burst_in_one_region_is_one_event():
         "principals": ["arn:aws:iam::123456789012:user/alice", "arn:aws:iam::123456789012:user/bob"],
         "first_event_time": "2016-08-01T10:00:01Z",
         "last_event_time": "2016-08-01T10:00:09Z",
+        "lifecycle_actions": [],
     }
     assert batch.receipts == {f"m{i}": f"r{i}" for i in range(5)}
     assert len(coalescer) == 0 and coalescer.pop_due(now=10_000) == []
@@ -380,11 +381,22 @@ def test_each_kept_change_is_classified(event, expected):
     assert kept(event).change == expected
 
 
+INSTANCE_EVENTS = {
+    "InstancePending", "InstanceRunning", "InstanceStopping", "InstanceStopped", "InstanceShuttingDown",
+    "InstanceTerminated", "InstanceLaunching", "InstanceTerminating",
+}
+INSTANCE_CHANGES = {
+    "instance_pending", "instance_running", "instance_stopping", "instance_stopped", "instance_shutting_down",
+    "instance_terminated", "instance_launching", "instance_terminating",
+}
+
+
 def test_every_watched_event_has_a_kind_and_rule_calls_speak_the_rule_vocabulary():
-    assert set(CHANGE_OF_EVENT) == WATCHED_CALLS | {INSTANCE_RUNNING}
+    assert INSTANCE_RUNNING in INSTANCE_EVENTS
+    assert set(CHANGE_OF_EVENT) == WATCHED_CALLS | INSTANCE_EVENTS
     assert {CHANGE_OF_EVENT[name] for name in RULE_CALLS} == set(RULE_CHANGES)
     others = {CHANGE_OF_EVENT[name] for name in set(CHANGE_OF_EVENT) - RULE_CALLS}
-    assert others == {"tag", "create", "delete", "instance_running"}
+    assert others == {"tag", "create", "delete"} | INSTANCE_CHANGES
 
 
 def test_a_change_built_by_hand_is_classified_from_its_event_name():

@@ -32,16 +32,20 @@ DOCUMENTATION = r"""
 short_description: EC2 changes that need a classiclink.mirror run, coalesced per region, from SQS.
 description:
   - Long-polls an SQS queue fed by an EventBridge rule (playbook C(classiclink.mirror.events_setup))
-    with EC2 API calls recorded by CloudTrail and EC2 instance state changes.
+    with EC2 API calls recorded by CloudTrail, EC2 instance state changes and Auto Scaling lifecycle actions.
   - Keeps security group rule changes (Authorize/Revoke ingress and egress, ModifySecurityGroupRules,
     rule description updates), CreateTags/DeleteTags touching a link tag key on a security group,
-    CreateSecurityGroup with a link tag, DeleteSecurityGroup, and instances entering C(running).
-    Drops failed calls (C(errorCode)) and calls made by O(ignore_principals).
+    CreateSecurityGroup with a link tag, DeleteSecurityGroup, instances entering one of O(instance_states)
+    (C(running) by default), and Auto Scaling lifecycle actions (C(EC2 Instance-launch Lifecycle Action),
+    C(EC2 Instance-terminate Lifecycle Action)). Drops failed calls (C(errorCode)) and calls made by O(ignore_principals).
   - Classifies each kept change - V(authorize) (C(AuthorizeSecurityGroupIngress), C(AuthorizeSecurityGroupEgress)),
     V(revoke) (C(RevokeSecurityGroupIngress), C(RevokeSecurityGroupEgress)), V(update)
     (C(UpdateSecurityGroupRuleDescriptionsIngress), C(UpdateSecurityGroupRuleDescriptionsEgress),
     C(ModifySecurityGroupRules)), V(tag) (C(CreateTags), C(DeleteTags)), V(create) (C(CreateSecurityGroup)),
-    V(delete) (C(DeleteSecurityGroup)), V(instance_running) (an instance entering C(running)).
+    V(delete) (C(DeleteSecurityGroup)), V(instance_running) (an instance entering C(running)); with O(instance_states),
+    V(instance_pending), V(instance_stopping), V(instance_stopped), V(instance_shutting_down) and V(instance_terminated)
+    for the other states; V(instance_launching) and V(instance_terminating) for an Auto Scaling lifecycle action of
+    transition C(autoscaling:EC2_INSTANCE_LAUNCHING) or C(autoscaling:EC2_INSTANCE_TERMINATING).
   - V(authorize), V(revoke) and V(update) are the collection's one rule-change vocabulary, the same words as the rule
     changes in the results of M(classiclink.mirror.classiclink_mirror_group) (its C(groups[].ingress) and
     C(groups[].egress)), of the audit M(classiclink.mirror.classiclink_mirror_info) (its C(pairs[].drift)) and of the
@@ -49,8 +53,12 @@ description:
   - Emits ONE event per region once the region has been quiet for O(quiet_seconds), or at the latest
     O(max_wait_seconds) after its first change. A message is deleted only after its event was handed on.
   - "Event: C({mirror_event: change, region, accounts, count, event_names, changes, group_ids, group_names,
-    instance_ids, principals, first_event_time, last_event_time}). Every list is sorted and without duplicates;
-    C(changes) is the set of the classes above among the batch's changes (for example C([authorize, tag]))."
+    instance_ids, principals, first_event_time, last_event_time, lifecycle_actions}). Every list is sorted and without
+    duplicates; C(changes) is the set of the classes above among the batch's changes (for example C([authorize, tag]))."
+  - "C(lifecycle_actions) lists the batch's Auto Scaling lifecycle actions, one per token, each
+    C({region, account, auto_scaling_group_name, lifecycle_hook_name, lifecycle_action_token, instance_id, transition,
+    time}): what the rulebook C(classiclink.mirror.mirror_cluster) completes after the run (playbook
+    C(classiclink.mirror.mirror_lifecycle)). Empty for a batch without lifecycle actions."
 options:
   queue_name:
     description: Name of the SQS queue (or give O(queue_url)).
@@ -96,6 +104,16 @@ options:
     type: list
     elements: str
     default: [classiclinkmirror:linkToVPC, classicmirror:linkToVPC]
+  instance_states:
+    description:
+      - Instance states whose C(EC2 Instance State-change Notification) is kept; the others are dropped.
+      - The default keeps instances entering C(running) (instances to link). Address lists
+        (C(references=addresses)) also change when an instance stops or terminates, so the rulebook
+        C(classiclink.mirror.mirror_cluster) sets V(running), V(stopped) and V(terminated).
+    type: list
+    elements: str
+    choices: [pending, running, stopping, stopped, shutting-down, terminated]
+    default: [running]
   ignore_principals:
     description:
       - Calls made by these principals are dropped (the mirror's own changes must not retrigger it).
@@ -121,6 +139,14 @@ EXAMPLES = r"""
         region: us-east-1
         ignore_principals:
           - arn:aws:iam::123456789012:role/classiclink-mirror
+
+- name: Keep a cluster's address lists exact and complete its Auto Scaling lifecycle actions
+  hosts: localhost
+  sources:
+    - classiclink.mirror.mirror_events:
+        queue_name: classiclink-mirror-events
+        region: us-east-1
+        instance_states: [running, stopped, terminated]
 """
 
 LOG = logging.getLogger("classiclink.mirror.mirror_events")
@@ -135,6 +161,14 @@ RULE_CHANGES = (AUTHORIZE, REVOKE, UPDATE)
 TAG, CREATE, DELETE, INSTANCE_RUNNING_CHANGE = "tag", "create", "delete", "instance_running"
 API_CALL = "AWS API Call via CloudTrail"
 STATE_CHANGE = "EC2 Instance State-change Notification"
+LAUNCH_ACTION = "EC2 Instance-launch Lifecycle Action"
+TERMINATE_ACTION = "EC2 Instance-terminate Lifecycle Action"
+LAUNCHING, TERMINATING = "autoscaling:EC2_INSTANCE_LAUNCHING", "autoscaling:EC2_INSTANCE_TERMINATING"
+# The detail-type of a lifecycle action event -> its transition.
+TRANSITION_OF = {LAUNCH_ACTION: LAUNCHING, TERMINATE_ACTION: TERMINATING}
+# EC2 instance states (the ``state`` of a state-change notification), in lifecycle order.
+INSTANCE_STATES = ("pending", "running", "stopping", "stopped", "shutting-down", "terminated")
+DEFAULT_INSTANCE_STATES = ("running",)
 RULE_CALLS = frozenset(
     {
         "AuthorizeSecurityGroupIngress",
@@ -151,7 +185,21 @@ GROUP_CALLS = frozenset({"CreateSecurityGroup", "DeleteSecurityGroup"})
 # What the EventBridge rule of playbooks/events_setup.yml lets through (mirror_events_api_calls).
 WATCHED_CALLS = RULE_CALLS | TAG_CALLS | GROUP_CALLS
 INSTANCE_RUNNING = "InstanceRunning"  # the event name given to a state change to running
-# Event name -> kind of change, for every call of WATCHED_CALLS and for InstanceRunning.
+
+
+def state_event_name(state: str) -> str:
+    """The event name given to a state change: InstanceRunning, InstanceShuttingDown..."""
+    return "Instance" + "".join(part.capitalize() for part in state.split("-"))
+
+
+# Event name -> kind of change of the instance states and lifecycle transitions.
+INSTANCE_CHANGE_OF_EVENT: dict[str, str] = {
+    **{state_event_name(state): "instance_" + state.replace("-", "_") for state in INSTANCE_STATES},
+    "InstanceLaunching": "instance_launching",
+    "InstanceTerminating": "instance_terminating",
+}
+EVENT_OF_TRANSITION = {LAUNCHING: "InstanceLaunching", TERMINATING: "InstanceTerminating"}
+# Event name -> kind of change, for every call of WATCHED_CALLS and every instance event.
 CHANGE_OF_EVENT: dict[str, str] = {
     "AuthorizeSecurityGroupIngress": AUTHORIZE,
     "AuthorizeSecurityGroupEgress": AUTHORIZE,
@@ -165,9 +213,37 @@ CHANGE_OF_EVENT: dict[str, str] = {
     "CreateSecurityGroup": CREATE,
     "DeleteSecurityGroup": DELETE,
     INSTANCE_RUNNING: INSTANCE_RUNNING_CHANGE,
+    **INSTANCE_CHANGE_OF_EVENT,
 }
 CONTROL_KEY = "classiclink_mirror_control"
 SQS_BATCH = 10  # SQS receives and deletes at most 10 messages per call
+
+
+@dataclass(frozen=True)
+class LifecycleAction:
+    """An Auto Scaling lifecycle action waiting for CompleteLifecycleAction (the instance is in Pending:Wait or
+    Terminating:Wait until then, or until the hook's heartbeat timeout applies its default result)."""
+
+    region: str
+    account: str
+    auto_scaling_group_name: str
+    lifecycle_hook_name: str
+    lifecycle_action_token: str
+    instance_id: str
+    transition: str
+    time: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "region": self.region,
+            "account": self.account,
+            "auto_scaling_group_name": self.auto_scaling_group_name,
+            "lifecycle_hook_name": self.lifecycle_hook_name,
+            "lifecycle_action_token": self.lifecycle_action_token,
+            "instance_id": self.instance_id,
+            "transition": self.transition,
+            "time": self.time,
+        }
 
 
 @dataclass(frozen=True)
@@ -183,8 +259,10 @@ class Change:
     instance_ids: tuple[str, ...] = ()
     principal: str = ""
     # What kind of change: one of RULE_CHANGES (authorize, revoke, update), tag, create, delete or
-    # instance_running; classified from event_name when not given ("" for an unknown name).
+    # instance_<state> / instance_launching / instance_terminating; classified from event_name when not given
+    # ("" for an unknown name).
     change: str = ""
+    lifecycle_action: LifecycleAction | None = None  # an Auto Scaling lifecycle action to complete after the run
 
     def __post_init__(self) -> None:
         if not self.change:
@@ -218,6 +296,12 @@ class ChangeFilter:
 
     link_tag_keys: frozenset[str] = frozenset(DEFAULT_LINK_TAG_KEYS)
     ignore_principals: tuple[str, ...] = ()
+    instance_states: tuple[str, ...] = DEFAULT_INSTANCE_STATES
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.instance_states) - set(INSTANCE_STATES))
+        if unknown:
+            raise ValueError(f"instance_states: unknown state(s) {', '.join(unknown)}; choose among {', '.join(INSTANCE_STATES)}")
 
     def read(self, envelope: Any) -> tuple[Change | None, str]:
         if not isinstance(envelope, Mapping) or not isinstance(envelope.get("detail"), Mapping):
@@ -228,9 +312,12 @@ class ChangeFilter:
             return None, "event names no region"
         base = {"region": region, "account": str(envelope.get("account") or ""), "time": str(envelope.get("time") or "")}
         if envelope.get("detail-type") == STATE_CHANGE:
-            if detail.get("state") != "running":
-                return None, f"instance state {detail.get('state')!r} is not running"
-            return Change(event_name=INSTANCE_RUNNING, instance_ids=_strings(detail.get("instance-id")), **base), ""
+            state = detail.get("state")
+            if state not in self.instance_states:
+                return None, f"instance state {state!r} is not {' or '.join(self.instance_states)}"
+            return Change(event_name=state_event_name(state), instance_ids=_strings(detail.get("instance-id")), **base), ""
+        if envelope.get("detail-type") in TRANSITION_OF:
+            return self._lifecycle_action(envelope["detail-type"], detail, base)
         if envelope.get("detail-type") != API_CALL:
             return None, f"detail-type {envelope.get('detail-type')!r} is not watched"
         return self._api_call(detail, base)
@@ -260,6 +347,30 @@ class ChangeFilter:
             group_names = _strings(params.get("groupName"))
             return Change(event_name=name, group_ids=group_ids, group_names=group_names, **base), ""
         return None, f"{name} is not watched"
+
+    @staticmethod
+    def _lifecycle_action(detail_type: str, detail: Mapping[str, Any], base: dict[str, str]) -> tuple[Change | None, str]:
+        """An Auto Scaling lifecycle action event: the instance waits in Pending:Wait / Terminating:Wait."""
+        transition = detail.get("LifecycleTransition") or TRANSITION_OF[detail_type]
+        if transition != TRANSITION_OF[detail_type]:
+            return None, f"{detail_type} with transition {transition!r}"
+        keys = {"auto_scaling_group_name": "AutoScalingGroupName", "lifecycle_hook_name": "LifecycleHookName",
+                "instance_id": "EC2InstanceId"}
+        fields = {field_name: detail.get(key) for field_name, key in keys.items()}
+        missing = [keys[name] for name, value in fields.items() if not isinstance(value, str) or not value]
+        if missing:
+            return None, f"{detail_type} without {', '.join(missing)}: it cannot be completed"
+        token = detail.get("LifecycleActionToken")
+        action = LifecycleAction(
+            region=base["region"],
+            account=base["account"],
+            lifecycle_action_token=token if isinstance(token, str) else "",
+            transition=transition,
+            time=base["time"],
+            **fields,
+        )
+        event_name = EVENT_OF_TRANSITION[transition]
+        return Change(event_name=event_name, instance_ids=(action.instance_id,), lifecycle_action=action, **base), ""
 
     def _tag_call(self, name: str, params: Mapping[str, Any], base: dict[str, str]) -> tuple[Change | None, str]:
         groups = _strings(*(item.get("resourceId") for item in _items(params.get("resourcesSet"))))
@@ -313,7 +424,21 @@ class Batch:
             "principals": sorted({c.principal for c in self.changes if c.principal}),
             "first_event_time": times[0] if times else "",
             "last_event_time": times[-1] if times else "",
+            "lifecycle_actions": self.lifecycle_actions(),
         }
+
+    def lifecycle_actions(self) -> list[dict[str, str]]:
+        """The batch's lifecycle actions, once per token (EventBridge may deliver an event twice), in time order."""
+        actions: dict[tuple[str, ...], LifecycleAction] = {}
+        for change in self.changes:
+            action = change.lifecycle_action
+            if action is None:
+                continue
+            key = (action.lifecycle_action_token,) if action.lifecycle_action_token else (
+                action.auto_scaling_group_name, action.lifecycle_hook_name, action.instance_id, action.transition)
+            actions.setdefault(key, action)
+        ordered = sorted(actions.values(), key=lambda a: (a.time, a.instance_id, a.lifecycle_hook_name, a.lifecycle_action_token))
+        return [action.as_dict() for action in ordered]
 
 
 class Coalescer:
@@ -495,6 +620,7 @@ async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
     change_filter = ChangeFilter(
         link_tag_keys=frozenset(_list(args.get("link_tag_keys"), DEFAULT_LINK_TAG_KEYS)),
         ignore_principals=_list(args.get("ignore_principals")),
+        instance_states=_list(args.get("instance_states"), DEFAULT_INSTANCE_STATES),
     )
     sqs = await asyncio.to_thread(_sqs_client, args)
     if not queue_url:
