@@ -43,7 +43,7 @@ from bench.measure import REPO_ROOT, HarnessProcess, Measurement, aws_env, run_p
 
 SCENARIOS = ("check", "converge", "noop", "drift")
 # the emulator corrections of bench/moto_server.py (each an option --<name> of it)
-MOTO_FIXES = ("tag-index", "sweep-index", "sg-cache", "fast-picker")
+MOTO_FIXES = ("tag-index", "sweep-index", "sg-cache", "fast-picker", "sg-index", "dispatch-cache")
 SUITES: Dict[str, List[Dict[str, Any]]] = {
     "default": [dict(n=50, m=10, compare=True)],
     "scale": [dict(n=n, m=n // 5) for n in (20, 100, 500, 1000)],
