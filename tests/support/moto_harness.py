@@ -19,7 +19,10 @@ the same app ``ThreadedMotoServer`` runs) wrapped in a WSGI middleware that
    ``DescribeClassicLinkInstances``), which moto does not implement; see
    :mod:`tests.support.classiclink_emulation` for the model.  EC2-Classic
    instances are modelled as ordinary moto instances in moto's default VPC.
-3. serves harness endpoints (not AWS):
+3. **corrects prefix lists** (versions, resize, limits, unknown ids, rule
+   descriptions, quota weight) to the EC2 API reference; see
+   :mod:`tests.support.prefix_list_emulation`.
+4. serves harness endpoints (not AWS):
 
    * ``GET  /_harness/calls``        -> JSON list of recorded calls (``?detail=1``: with the extra fields)
    * ``POST /_harness/calls/reset``  -> clear the recorded calls
@@ -62,6 +65,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from tests.support.serving import serve_until_signalled
 from tests.support.classiclink_emulation import EMULATED_ACTIONS, ClassicLinkEmulator, error_xml
+from tests.support.prefix_list_emulation import PREFIX_LIST_ACTIONS, PrefixListEmulator, install_moto_corrections
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -264,6 +268,8 @@ class HarnessApp:
         self.inner = inner
         self.recorder = CallRecorder()
         self.classiclink = ClassicLinkEmulator()
+        self.prefix_lists = PrefixListEmulator()  # prefix lists as the EC2 API reference says (see its module)
+        install_moto_corrections()
         self.ownership = OwnershipCheck()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -274,6 +280,7 @@ class HarnessApp:
             result = self.inner(environ, start_response)
             if path.rstrip("/") == "/moto-api/reset":
                 self.classiclink.reset()
+                self.prefix_lists.reset()
             return result
 
         body = _read_body(environ)
@@ -308,6 +315,9 @@ class HarnessApp:
             self._record(call)
             return self._respond(start_response, status, xml.encode(), "text/xml;charset=UTF-8")
 
+        if service == "ec2" and action in PREFIX_LIST_ACTIONS:
+            return self._prefix_list_call(environ, start_response, call, params, access_key, region)
+
         captured: dict[str, int] = {}
 
         def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -323,6 +333,37 @@ class HarnessApp:
             except Exception:  # never break the moto response because of the sweep
                 logging.getLogger(__name__).exception("ClassicLink sweep failed")
         return result
+
+    def _prefix_list_call(self, environ: dict[str, Any], start_response: StartResponse, call: dict[str, Any],
+                          params: dict[str, str], access_key: str, region: str) -> Iterable[bytes]:
+        """A prefix-list call: answered or checked by the emulation, else moto's answer (seen by it)."""
+        account = _account_id(environ, access_key)
+        try:
+            answer = self.prefix_lists.handle(call["action"], params, account, region)
+        except Exception as exc:  # a bug in the emulation: surface it as a 500
+            logging.getLogger(__name__).exception("prefix-list emulation failed")
+            answer = 500, error_xml("InternalError", f"emulation error: {exc!r}")
+        if answer is not None:
+            call["status"] = answer[0]
+            self._record(call)
+            return self._respond(start_response, answer[0], answer[1].encode(), "text/xml;charset=UTF-8")
+        captured: dict[str, Any] = {}
+
+        def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"], captured["headers"] = status, headers
+            return lambda _data: None
+
+        body = b"".join(self.inner(environ, _start_response))
+        call["status"] = int(str(captured.get("status", "0")).split(" ", 1)[0])
+        self._record(call)
+        self.prefix_lists.after(call["action"], params, account, region, call["status"], body)
+        if call["mutating"]:
+            try:
+                self.classiclink.sweep(account, region)
+            except Exception:  # never break the moto response because of the sweep
+                logging.getLogger(__name__).exception("ClassicLink sweep failed")
+        start_response(captured.get("status", "500 Internal Server Error"), captured.get("headers", []))
+        return [body]
 
     def _ownership_fields(
         self, call: dict[str, Any], params: dict[str, str], environ: dict[str, Any], access_key: str, region: str
