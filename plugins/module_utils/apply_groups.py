@@ -25,7 +25,7 @@ happened is in the returned Outcome (real ids, a Problem per failed pair).
 from __future__ import annotations
 
 import time
-from typing import Callable, Dict, Iterable, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, Iterable, Mapping, Optional, Sequence, Set, Tuple
 
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
@@ -34,7 +34,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
 )
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.model import RETARGETED, Outcome, Problem
-from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import PLACEHOLDER_PREFIX, CreateMirror, PairPlan, Plan, with_ids
+from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import PLACEHOLDER_PREFIX, CreateMirror, PairPlan, Plan, record_change, with_ids
 from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
     GROUP,
     INGRESS,
@@ -76,10 +76,10 @@ class _Unresolved(Exception):
 
 
 class GroupExecutor:
-    def __init__(self, scope: Scope, concurrency: int = DEFAULT_CONCURRENCY):
+    def __init__(self, scope: Scope, concurrency: int = DEFAULT_CONCURRENCY, outcome: Optional[Outcome] = None):
         self.scope = scope
         self.concurrency = max(1, int(concurrency))
-        self.outcome = Outcome()
+        self.outcome = outcome if outcome is not None else Outcome()  # shared by the executors of one run's scopes
         self.fresh: Set[str] = set()  # groups this run created (or found just created): EC2 may not know them yet
 
     # -- reading back ---------------------------------------------------------
@@ -215,7 +215,7 @@ class GroupExecutor:
 
     def converge(self, index: int, pair: PairPlan) -> None:
         group_id = self.outcome.resolve(pair.mirror_id)
-        owner_id = pair.mirror.owner_id if pair.mirror else pair.source.owner_id
+        owner_id = pair.mirror.owner_id if pair.mirror else (pair.scope.account if pair.scope is not None else pair.source.owner_id)
         try:
             self.tag(group_id, pair.mirror_tags)
             for direction, diff in pair.rules.items():
@@ -231,6 +231,8 @@ class GroupExecutor:
             self.outcome.fail(index, Problem("not_found", "mirror %s of %s was deleted during the run (%s); run again to recreate it" % (
                 group_id, pair.source.label, error_text(exc)), GROUP_NOT_FOUND))
             return
+        if pair.record:
+            return  # the source's record is written once, after every scope (tag_records)
         try:
             self.tag(pair.source.id, pair.source_tags)
         except (BotoCoreError, ClientError, ResponseParserError) as exc:
@@ -257,14 +259,16 @@ class GroupExecutor:
                         % (group_id, error_text(exc))), "DependencyViolation"))
                     return
                 raise
-        if pair.source is not None:
+        if pair.source is not None and not pair.record:
             self.tag(pair.source.id, pair.source_tags)
 
     # -- the whole plan -------------------------------------------------------
 
-    def apply_converging(self, plan: Plan) -> Outcome:
-        """Phases 1 and 2: create the new mirrors, then bring every pair's rules and tags to the plan."""
-        converging = [(index, pair) for index, pair in enumerate(plan.pairs) if pair.changed and not pair.removal]
+    def apply_converging(self, plan: Plan, indices: Optional[Set[int]] = None) -> Outcome:
+        """Phases 1 and 2: create the new mirrors, then bring every pair's rules and tags to the plan
+        (``indices``: only those pairs, the ones of this executor's scope)."""
+        converging = [(index, pair) for index, pair in enumerate(plan.pairs)
+                      if pair.changed and not pair.removal and (indices is None or index in indices)]
         self._each([(index, pair) for index, pair in converging if pair.create], self.create, "creating the mirror")
         # Created groups, visible to every later call (and the next module) before we go on; a group
         # that never shows up fails its pair in the next phase, with the reason.
@@ -272,7 +276,7 @@ class GroupExecutor:
         self._each([(index, pair) for index, pair in converging if self.outcome.problem(index) is None], self.converge, "updating the mirror")
         return self.outcome
 
-    def apply_removals(self, plan: Plan) -> Outcome:
+    def apply_removals(self, plan: Plan, indices: Optional[Set[int]] = None) -> Outcome:
         """Phase 3: delete the mirrors of removed pairs and orphans. A source whose new pair failed in
         phases 1-2 keeps its old (retargeted) mirror: its instances may still be linked to it."""
         failed_sources = set(
@@ -280,7 +284,7 @@ class GroupExecutor:
             if not pair.removal and pair.source_id and (pair.error or self.outcome.problem(index) is not None))
         removals = []
         for index, pair in enumerate(plan.pairs):
-            if not (pair.changed and pair.removal):
+            if not (pair.changed and pair.removal) or (indices is not None and index not in indices):
                 continue
             if pair.orphan == RETARGETED and pair.source_id in failed_sources:
                 self.outcome.fail(index, Problem("dependency_failed", (
@@ -290,6 +294,80 @@ class GroupExecutor:
             removals.append((index, pair))
         self._each(removals, self.remove, "removing the mirror")
         return self.outcome
+
+    def apply(self, plan: Plan) -> Outcome:
+        self.apply_converging(plan)
+        return self.apply_removals(plan)
+
+
+    def tag_records(self, plan: Plan) -> Outcome:
+        """Last: each record source's mirroredTo record (and rewritten link tags), as the run left its mirrors:
+        created ones by their ids, failed creates left out, mirrors that could not be deleted kept."""
+        first: Dict[str, int] = {}
+        for index, pair in enumerate(plan.pairs):
+            if pair.record and pair.source_id:
+                first.setdefault(pair.source_id, index)
+        work = []
+        for source_id, index in sorted(first.items()):
+            change, error = record_change(plan, source_id, self.outcome)
+            self.outcome.source_tags[source_id] = change
+            if not error and not change.empty and not plan.pairs[index].error:
+                work.append((index, plan.pairs[index], change))
+
+        def write(item) -> None:
+            index, pair, change = item
+            try:
+                self.tag(pair.source.id, change)
+            except (BotoCoreError, ClientError, ResponseParserError) as exc:
+                self.outcome.fail(index, problem_of(exc, "writing the record of mirrors (mirroredTo) on %s" % pair.source.label))
+
+        run_concurrently(work, write, self.concurrency)
+        return self.outcome
+
+
+class ScopedExecutor:
+    """A plan whose pairs are in several scopes: one GroupExecutor per scope, all sharing one Outcome (pair
+    indices and placeholders are the plan's), scopes in parallel within ``concurrency``. The phases keep their
+    order across scopes: creates and converges everywhere, then (the caller's links), then removals, then the
+    sources' records in the home scope."""
+
+    def __init__(self, home: Scope, others: Mapping[object, Scope], concurrency: int = DEFAULT_CONCURRENCY):
+        self.outcome = Outcome()
+        self.concurrency = max(1, int(concurrency))
+        self.scopes = dict(others)
+        self.home = GroupExecutor(home, concurrency, self.outcome)
+        self.executors: Dict[object, GroupExecutor] = {None: self.home}
+        for key, scope in self.scopes.items():
+            self.executors[key] = GroupExecutor(scope, concurrency, self.outcome)
+
+    def _split(self, plan: Plan) -> Dict[object, Set[int]]:
+        split: Dict[object, Set[int]] = {}
+        for index, pair in enumerate(plan.pairs):
+            key = pair.scope if pair.scope in self.executors else None
+            if pair.scope is not None and pair.scope not in self.executors:
+                continue  # a scope the run could not reach: its pairs failed while planning
+            split.setdefault(key, set()).add(index)
+        return split
+
+    def _each_scope(self, plan: Plan, phase: str) -> None:
+        split = self._split(plan)
+        width = max(1, min(self.concurrency, len(split)))
+        for executor in self.executors.values():
+            executor.concurrency = max(1, self.concurrency // width)
+
+        def run(key) -> None:
+            getattr(self.executors[key], phase)(plan, split[key])
+
+        run_concurrently(sorted(split, key=lambda key: (key is not None, str(key))), run, width)
+
+    def apply_converging(self, plan: Plan) -> Outcome:
+        self._each_scope(plan, "apply_converging")
+        return self.outcome
+
+    def apply_removals(self, plan: Plan) -> Outcome:
+        self._each_scope(plan, "apply_removals")
+        self.home.concurrency = self.concurrency
+        return self.home.tag_records(plan)
 
     def apply(self, plan: Plan) -> Outcome:
         self.apply_converging(plan)

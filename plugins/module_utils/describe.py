@@ -12,11 +12,13 @@ handful of paginated describes, not N of them. The Snapshot types live in
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Optional, Sequence
+from dataclasses import replace
+from typing import Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.model import Instance, Link, SecurityGroup, Snapshot, Vpc
+from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import home_sources, source_targets
 from ansible_collections.classiclink.mirror.plugins.module_utils.rules import EGRESS, GROUP, INGRESS, RuleError, RuleSet, flatten
 from ansible_collections.classiclink.mirror.plugins.module_utils.scope import BotoCoreError, ClientError, ResponseParserError, Scope, error_text
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import (
@@ -24,7 +26,15 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.tags import (
     MIRRORED_FROM_TAG,
     MIRRORED_TO_TAG,
     is_group_id,
-    read_link_tag,
+)
+from ansible_collections.classiclink.mirror.plugins.module_utils.targets import (
+    DEFAULT_PARTITION,
+    TargetScope,
+    Targets,
+    partition_for_region,
+    read_mirrored_from,
+    read_mirrored_to,
+    record_keys,
 )
 
 
@@ -65,6 +75,8 @@ def load_snapshot(
     target_groups: bool = True,
     name_references: bool = False,
     target_names_only: bool = False,
+    home: Optional[Callable[[bool], TargetScope]] = None,
+    targets_option: Optional[Targets] = None,
 ) -> Snapshot:
     """Read the groups and VPCs a run needs, in four paginated describes or fewer.
 
@@ -82,6 +94,8 @@ def load_snapshot(
     rules refer to but no step read (one more describe, only when there are such groups).
     ``classic_vpc_id`` (an id, or ``default``)
     names a VPC whose groups and instances stand in for EC2-Classic.
+    ``home(need_account)`` gives the run's own scope (the account is only needed, and only asked for, when a
+    tag read here or ``targets_option`` holds an ARN); ``targets_option`` adds its home-scope VPCs to step 4.
     """
     snapshot = Snapshot()
     for raw in scope.paginate("describe_vpcs", "Vpcs"):
@@ -108,11 +122,19 @@ def load_snapshot(
         for raw in describe_groups(scope, group_filter):
             snapshot.add_group(group_from_description(raw))
 
+    need_account = bool(targets_option and any(target.scope.account for target in targets_option.targets)) or _holds_arn(
+        snapshot, link_tag_keys)
+    region = scope.region or ""
+    snapshot.home = home(need_account) if home else TargetScope(partition_for_region(region) if region else DEFAULT_PARTITION, "", region)
+    _normalise_origins(snapshot, snapshot.home)
     targets = set()
-    for group in snapshot.groups.values():
-        declared = read_link_tag(group.tags, link_tag_keys).vpc_id
-        if declared in snapshot.vpcs:
-            targets.add(declared)
+    for group in home_sources(snapshot):
+        for target in source_targets(snapshot, group, link_tag_keys).targets:
+            if target.scope == snapshot.home and target.vpc_id in snapshot.vpcs:
+                targets.add(target.vpc_id)
+    for target in targets_option.targets if targets_option else ():
+        if target.scope == snapshot.home and target.vpc_id in snapshot.vpcs:
+            targets.add(target.vpc_id)
     targets = sorted(targets)
     if targets and target_groups:
         names = _names_without_mirror(snapshot, link_tag_keys) if target_names_only else None
@@ -140,15 +162,98 @@ def _filter_batches(name: str, values: Sequence[str]) -> Iterable[list]:
         yield [{"Name": name, "Values": values[start:start + FILTER_VALUES_MAX]}]
 
 
-def _names_without_mirror(snapshot: Snapshot, link_tag_keys: Sequence[str]) -> list:
-    """Names of the sources whose declared target VPC holds no mirror of theirs yet."""
-    mirrored = set((group.mirrored_from, group.vpc_id) for group in snapshot.mirrors())
+def _names_without_mirror(snapshot: Snapshot, link_tag_keys: Sequence[str], scope: Optional[TargetScope] = None,
+                          vpcs: Optional[Mapping[str, Vpc]] = None, mirrors: Iterable[SecurityGroup] = ()) -> list:
+    """Names of the sources whose declared target VPC (in ``scope``, default the home scope) holds no mirror of theirs yet."""
+    scope = scope or snapshot.home
+    vpcs = snapshot.vpcs if vpcs is None else vpcs
+    mirrored = set((group.mirrored_from, group.vpc_id) for group in list(snapshot.mirrors()) + list(mirrors))
     names = set()
-    for group in snapshot.groups.values():
-        declared = read_link_tag(group.tags, link_tag_keys).vpc_id
-        if declared in snapshot.vpcs and (group.id, declared) not in mirrored:
-            names.add(group.name)
+    for group in home_sources(snapshot):
+        for target in source_targets(snapshot, group, link_tag_keys).targets:
+            if target.scope == scope and target.vpc_id in vpcs and (group.id, target.vpc_id) not in mirrored:
+                names.add(group.name)
     return sorted(names)
+
+
+def _holds_arn(snapshot: Snapshot, link_tag_keys: Sequence[str]) -> bool:
+    """Whether a link tag, a mirroredTo record or a mirroredFrom tag of the home scope holds an ARN
+    (then the run needs its own account to tell its scope from the others)."""
+    for group in snapshot.groups.values():
+        keys = list(link_tag_keys) + [MIRRORED_FROM_TAG] + list(record_keys(group.tags))
+        if any("arn:" in group.tags.get(key, "") for key in keys):
+            return True
+    return False
+
+
+def origin_of(group: SecurityGroup, scope: TargetScope, home: TargetScope) -> Optional[str]:
+    """A mirror's source as the home scope names it: its bare id when the source is in ``home``, else the
+    source's ARN (another scope's mirror); None for a group of ``home`` whose tag is a bare id (read as is)."""
+    value = group.tags.get(MIRRORED_FROM_TAG)
+    if not value:
+        return None
+    location = read_mirrored_from(value, scope)
+    if location is None:
+        return None if scope == home else value
+    if location.scope == home:
+        return None if (scope == home and location.group_id == value.strip()) else location.group_id
+    return location.arn
+
+
+def _normalise_origins(snapshot: Snapshot, home: TargetScope, scope: Optional[TargetScope] = None) -> None:
+    scope = scope or home
+    for group_id, group in list(snapshot.groups.items()):
+        origin = origin_of(group, scope, home)
+        if origin is not None:
+            snapshot.groups[group_id] = replace(group, origin=origin)
+
+
+def load_remote(scope: Scope, target: TargetScope, home: Snapshot, link_tag_keys: Sequence[str] = LINK_TAG_KEYS,
+                targets_option: Optional[Targets] = None, target_groups: bool = True) -> Snapshot:
+    """What a run needs from another scope (a target's account or region, or one that only a source's
+    mirroredTo record names): its VPCs, the mirrors there (groups tagged mirroredFrom), the groups named like
+    a source whose mirror is missing in a target VPC there, and the names of the groups their rules refer to.
+    No ClassicLink describes: ClassicLink links an instance to a VPC of its own account and region only.
+    Returns the scope's part (``home.merge(part, target)`` adds it to the run's Snapshot)."""
+    part = Snapshot(home=home.home)
+    for raw in scope.paginate("describe_vpcs", "Vpcs"):
+        part.vpcs[raw["VpcId"]] = Vpc(raw["VpcId"], bool(raw.get("IsDefault")))
+    for raw in describe_groups(scope, [{"Name": "tag-key", "Values": [MIRRORED_FROM_TAG]}]):
+        part.add_group(group_from_description(raw))
+    _normalise_origins(part, home.home, target)
+    if target_groups:
+        wanted = set()
+        for group in home_sources(home):
+            declared = targets_option.targets if targets_option is not None else source_targets(home, group, link_tag_keys).targets
+            wanted.update(item.vpc_id for item in declared if item.scope == target and item.vpc_id in part.vpcs)
+        names = _names_without_mirror(home, link_tag_keys, target, part.vpcs, part.mirrors())
+        if targets_option is not None:
+            mirrored = set((group.mirrored_from, group.vpc_id) for group in part.mirrors())
+            names = sorted(set(names) | set(group.name for group in home_sources(home)
+                                            if any((group.id, vpc) not in mirrored for vpc in wanted)))
+        if wanted:
+            for batch in _filter_batches("group-name", names):
+                for raw in describe_groups(scope, [{"Name": "vpc-id", "Values": sorted(wanted)}] + batch):
+                    group = group_from_description(raw)
+                    part.add_group(group)
+            _normalise_origins(part, home.home, target)
+    _load_referenced_names(scope, part)
+    return part
+
+
+def scopes_to_read(snapshot: Snapshot, sources: Iterable[SecurityGroup], link_tag_keys: Sequence[str] = LINK_TAG_KEYS,
+                   targets_option: Optional[Targets] = None) -> Dict[TargetScope, Tuple[str, ...]]:
+    """The other scopes a run reads -> why (for messages): every scope a target of ``sources`` is in, and every
+    scope their mirroredTo records name (orphans there are found even when no tag names the scope any more)."""
+    found: Dict[TargetScope, set] = {}
+    for group in sources:
+        declared = targets_option.targets if targets_option is not None else source_targets(snapshot, group, link_tag_keys).targets
+        for target in declared:
+            found.setdefault(target.scope, set()).add("target")
+        for location in read_mirrored_to(group.tags, snapshot.home).mirrors:
+            found.setdefault(location.scope, set()).add("record")
+    found.pop(snapshot.home, None)
+    return {scope: tuple(sorted(why)) for scope, why in sorted(found.items())}
 
 
 def _load_referenced_names(scope: Scope, snapshot: Snapshot) -> None:

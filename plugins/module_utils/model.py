@@ -18,6 +18,7 @@ from typing import Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.rules import RuleSet
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import MIRRORED_FROM_TAG
+from ansible_collections.classiclink.mirror.plugins.module_utils.targets import DEFAULT_PARTITION, TargetScope
 
 # -- the result vocabulary ------------------------------------------------------
 # Rule changes, in every result (modules, audit, summary filter, EDA source).
@@ -49,6 +50,9 @@ CODES: Dict[str, str] = {
     "in_use": "a mirror to delete is still in use",
     "guardrail": "a source rule matches a guardrail (withheld from the mirror, or the pair failed)",
     "aws_error": "an EC2 call failed (aws_code has EC2's error code)",
+    "no_target_role": "the target is in another account and target_role_arn is not set (or does not fit it)",
+    "unreachable_scope": "the target's account or region could not be reached (role not assumable, region disabled, describe refused)",
+    "bad_record": "the source's record of its mirrors (mirroredTo tags) cannot be written",
     # why an instance was skipped or failed (instances[].code)
     "vpc_conflict": "the instance's managed groups map to more than one VPC",
     "not_running": "only running instances can be linked",
@@ -86,9 +90,15 @@ class SecurityGroup:
     tags: Mapping[str, str]
     rules: RuleSet  # both directions
     rules_error: Optional[str] = None  # rules EC2 returned that could not be read
+    # The source this mirror is of, as the run's home scope names it: the bare id of a home-scope source,
+    # else the source's group ARN (a mirror of another scope's source: never this run's to manage).
+    # None: read from the mirroredFrom tag as it is (a group of the home scope).
+    origin: Optional[str] = None
 
     @property
     def mirrored_from(self) -> Optional[str]:
+        if self.origin is not None:
+            return self.origin
         return self.tags.get(MIRRORED_FROM_TAG)
 
     @property
@@ -137,6 +147,37 @@ class Snapshot:
     classic_vpc_id: Optional[str] = None  # a VPC standing in for EC2-Classic (test environments)
     links_error: Optional[str] = None  # why ClassicLink state could not be read (audit runs go on)
     names: Dict[str, str] = field(default_factory=dict)  # id -> name of groups rules refer to, not read in full
+    # Several scopes (issue 11): the run's own scope, and the scope of every group and VPC read elsewhere
+    # (absent from these maps: the home scope). EC2 ids are unique across accounts and regions.
+    home: TargetScope = field(default_factory=lambda: TargetScope(DEFAULT_PARTITION, "", ""))
+    group_scopes: Dict[str, TargetScope] = field(default_factory=dict)
+    vpc_scopes: Dict[str, TargetScope] = field(default_factory=dict)
+    read_scopes: Dict[TargetScope, bool] = field(default_factory=dict)  # scopes read besides home (True)
+    scope_errors: Dict[TargetScope, str] = field(default_factory=dict)  # scopes that could not be read, and why
+
+    def scope_of_group(self, group_id: str) -> TargetScope:
+        return self.group_scopes.get(group_id, self.home)
+
+    def scope_of_vpc(self, vpc_id: str) -> TargetScope:
+        return self.vpc_scopes.get(vpc_id, self.home)
+
+    def is_home_group(self, group_id: str) -> bool:
+        return group_id not in self.group_scopes
+
+    def was_read(self, scope: TargetScope) -> bool:
+        """Whether the run read ``scope`` (the home scope always)."""
+        return scope == self.home or bool(self.read_scopes.get(scope))
+
+    def merge(self, other: "Snapshot", scope: TargetScope) -> None:
+        """Add another scope's VPCs, groups and names (read by describe.load_remote)."""
+        for vpc_id, vpc in other.vpcs.items():
+            self.vpcs[vpc_id] = vpc
+            self.vpc_scopes[vpc_id] = scope
+        for group_id, group in other.groups.items():
+            self.groups[group_id] = group
+            self.group_scopes[group_id] = scope
+        self.names.update(other.names)
+        self.read_scopes[scope] = True
 
     def is_classic(self, vpc_id: Optional[str]) -> bool:
         """Whether a group or instance in ``vpc_id`` counts as EC2-Classic."""
@@ -146,7 +187,8 @@ class Snapshot:
         self.groups[group.id] = group
 
     def groups_named(self, name: str) -> List[SecurityGroup]:
-        return [group for group in self.groups.values() if group.name == name]
+        """Groups of the home scope named ``name`` (sources are resolved there)."""
+        return [group for group in self.groups.values() if group.name == name and group.id not in self.group_scopes]
 
     def name_of(self, group_id: str) -> Optional[str]:
         group = self.groups.get(group_id)
@@ -171,7 +213,8 @@ class Outcome:
     """
 
     def __init__(self) -> None:
-        self.ids: Dict[str, str] = {}  # placeholder -> created group id
+        self.ids: Dict[str, str] = {}  # placeholder -> created group id (or address list id)
+        self.source_tags: Dict[str, object] = {}  # source id -> the TagChange its record really got (several scopes)
         self.failed: Dict[object, Problem] = {}
         self._lock = threading.Lock()
 

@@ -39,7 +39,17 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.tags import (
     MIRRORED_TO_TAG,
     NO_TAG_CHANGE,
     TagChange,
-    read_link_tag,
+    is_group_id,
+)
+from ansible_collections.classiclink.mirror.plugins.module_utils.targets import (
+    GroupLocation,
+    TargetScope,
+    Targets,
+    format_mirrored_to,
+    plan_mirrored_to,
+    read_mirrored_to,
+    read_targets,
+    record_keys,
 )
 
 PLACEHOLDER_PREFIX = "new-mirror-of-"
@@ -49,9 +59,24 @@ CLASSIC_ELB_OWNER = "amazon-elb"
 NEW_GROUP_RULES: RuleSet = {Rule(EGRESS, ALL_PROTOCOLS, None, None, CIDR_IP, "0.0.0.0/0"): None}
 
 
-def placeholder(source_id: str) -> str:
-    """The id a not-yet-created mirror has inside a plan."""
-    return PLACEHOLDER_PREFIX + source_id
+def placeholder(source_id: str, vpc_id: Optional[str] = None) -> str:
+    """The id a not-yet-created mirror has inside a plan: ``new-mirror-of-<source id>``, and
+    ``@<VPC id>`` after it for a source with several targets."""
+    return PLACEHOLDER_PREFIX + source_id + ("@" + vpc_id if vpc_id else "")
+
+
+def is_placeholder(value: Optional[str]) -> bool:
+    return bool(value) and value.startswith(PLACEHOLDER_PREFIX)
+
+
+def source_targets(snapshot: Snapshot, group: SecurityGroup, link_tag_keys: Sequence[str] = LINK_TAG_KEYS) -> Targets:
+    """What a source's link tag(s) declare: one or more targets (VPC ids of the home scope, or VPC ARNs), or an error."""
+    return read_targets(group.tags, snapshot.home, link_tag_keys, group.label)
+
+
+def home_sources(snapshot: Snapshot) -> List[SecurityGroup]:
+    """The groups of the home scope that are not mirrors (only they can be this run's sources)."""
+    return [group for group in snapshot.groups.values() if not group.mirrored_from and snapshot.is_home_group(group.id)]
 
 
 def with_ids(rule: Rule, ids: Mapping[str, str]) -> Rule:
@@ -61,27 +86,38 @@ def with_ids(rule: Rule, ids: Mapping[str, str]) -> Rule:
     return rule
 
 
+def managed_targets(snapshot: Snapshot, link_tag_keys: Sequence[str] = LINK_TAG_KEYS) -> Dict[str, Tuple[str, ...]]:
+    """Source group id -> the VPCs its (valid) link tag names, in every scope. Mirrors are never sources."""
+    managed: Dict[str, Tuple[str, ...]] = {}
+    for group in home_sources(snapshot):
+        declared = source_targets(snapshot, group, link_tag_keys)
+        if declared.targets:
+            managed[group.id] = tuple(target.vpc_id for target in declared.targets)
+    return managed
+
+
 def managed_sources(snapshot: Snapshot, link_tag_keys: Sequence[str] = LINK_TAG_KEYS) -> Dict[str, str]:
-    """Source group id -> the VPC its (valid) link tag names. Mirrors are never sources."""
+    """Source group id -> the VPC of its own account and region that its (valid) link tag names (the first
+    one when it names several): what ClassicLink links its instances to. Mirrors are never sources."""
     managed: Dict[str, str] = {}
-    for group in snapshot.groups.values():
-        if not group.mirrored_from:
-            declared = read_link_tag(group.tags, link_tag_keys).vpc_id
-            if declared:
-                managed[group.id] = declared
+    for group in home_sources(snapshot):
+        declared = source_targets(snapshot, group, link_tag_keys)
+        home = [target.vpc_id for target in declared.targets if target.scope == snapshot.home]
+        if home:
+            managed[group.id] = home[0]
     return managed
 
 
 def declared_sources(snapshot: Snapshot, link_tag_keys: Sequence[str] = LINK_TAG_KEYS,
                      vpc_ids: Optional[Sequence[str]] = None) -> List[SecurityGroup]:
-    """Every non-mirror group carrying a link tag, sorted by name; with ``vpc_ids`` only
+    """Every non-mirror group of the home scope carrying a link tag, sorted by name; with ``vpc_ids`` only
     those whose tag names one of them (an unreadable tag then names none)."""
     found = []
-    for group in snapshot.groups.values():
-        link = read_link_tag(group.tags, link_tag_keys)
-        if group.mirrored_from or not link.present:
+    for group in home_sources(snapshot):
+        declared = source_targets(snapshot, group, link_tag_keys)
+        if not declared.keys:
             continue
-        if vpc_ids and link.vpc_id not in vpc_ids:
+        if vpc_ids and not any(target.vpc_id in vpc_ids for target in declared.targets):
             continue
         found.append(group)
     return sorted(found, key=lambda group: (group.name, group.id))
@@ -118,6 +154,12 @@ class MirrorOptions:
     link_tag_keys: Tuple[str, ...] = LINK_TAG_KEYS
     rules_quota: int = DEFAULT_RULES_QUOTA
     vpc_id: Optional[str] = None  # overrides (and rewrites) the sources' link tags
+    targets: Optional[Targets] = None  # the targets option (read against the home scope): overrides and rewrites the tags
+    references: str = "drop"  # drop | addresses: what becomes of a reference that no mirror can stand for
+    address_kind: str = "private"  # private | public (the members' addresses in address lists)
+    # Why a target scope cannot be used (no target_role_arn for another account, role not assumable, region
+    # disabled...): its pairs fail with this, before any call.
+    scope_problems: Mapping[TargetScope, Problem] = field(default_factory=dict)
     prune: bool = False  # also delete orphan mirrors
     prune_vpc_ids: Optional[Tuple[str, ...]] = None  # ... only in these VPCs
     guardrails: Tuple[Guardrail, ...] = ()  # rule patterns not carried into mirrors (guardrails.py)
@@ -139,6 +181,8 @@ class PairPlan:
     source_ref: str
     source: Optional[SecurityGroup] = None
     vpc_id: Optional[str] = None
+    scope: Optional[TargetScope] = None  # the target's (mirror's) scope; None: the run's own
+    record: bool = False  # the source's mirroredTo record is written once per source, after every scope (record_change)
     mirror: Optional[SecurityGroup] = None
     mirror_id: Optional[str] = None  # real id, or placeholder() when create is set
     create: Optional[CreateMirror] = None
@@ -183,6 +227,9 @@ class Plan:
     pairs: Tuple[PairPlan, ...]
     orphans: Tuple[Tuple[SecurityGroup, str], ...] = ()  # seen, pruned only with prune
     names: Mapping[str, str] = field(default_factory=dict)  # group id (or placeholder) -> name, for messages and --diff
+    home: Optional[TargetScope] = None  # the run's own scope
+    records: Mapping[str, "SourceRecord"] = field(default_factory=dict)  # source id -> its record (several scopes or targets)
+    address_lists: Tuple["WantedList", ...] = ()  # address lists the planned rules refer to (references=addresses)
 
     @property
     def changed(self) -> bool:
@@ -205,7 +252,7 @@ def planned_mirrors(plan: Plan, outcome: Outcome) -> Dict[str, str]:
 
 
 def removal_pair(ref: str, source: Optional[SecurityGroup], mirrors: Sequence[SecurityGroup], touch_source: bool = True,
-                 vpc_id: Optional[str] = None, orphan: Optional[str] = None) -> PairPlan:
+                 vpc_id: Optional[str] = None, orphan: Optional[str] = None, scope: Optional[TargetScope] = None) -> PairPlan:
     """Delete ``mirrors`` (a VPC default group is released instead: it cannot be deleted).
 
     The source's mirroredTo tag is removed only when it names one of them.
@@ -224,39 +271,121 @@ def removal_pair(ref: str, source: Optional[SecurityGroup], mirrors: Sequence[Se
         untag_ids=tuple(group.id for group in mirrors if group.name == DEFAULT_GROUP_NAME),
         source_tags=TagChange({}, (MIRRORED_TO_TAG,)) if release_source else NO_TAG_CHANGE,
         orphan=orphan,
+        scope=scope,
     )
 
 
 def find_orphans(snapshot: Snapshot, link_tag_keys: Sequence[str] = LINK_TAG_KEYS,
                  vpc_ids: Optional[Sequence[str]] = None,
-                 declared: Optional[Mapping[str, str]] = None,
+                 declared: Optional[Mapping[str, object]] = None,
                  undecided: Sequence[str] = ()) -> List[Tuple[SecurityGroup, str]]:
-    """Mirrors whose source is gone, untagged, or now linked to another VPC.
+    """Mirrors whose source is gone, untagged, or no longer linked to the mirror's VPC.
 
-    ``declared`` (source id -> VPC) overrides what the tags say, for sources a
-    run is retargeting right now. A source whose link tag cannot be read, or
-    names a VPC that does not exist, or is ``undecided`` (its pair failed this
-    run), keeps its mirror: a typo in a tag must never delete a mirror.
+    ``declared`` (source id -> VPC, or VPCs) overrides what the tags say, for sources a
+    run is retargeting right now. A source whose link tag cannot be read, or names a
+    VPC that does not exist (or that the run could not read), or is ``undecided`` (a
+    pair of it failed this run), keeps its mirrors: a typo in a tag must never delete
+    a mirror. A mirror of another scope's source (its mirroredFrom is an ARN of
+    another account or region) is that scope's run's business, never an orphan here.
     """
     declared = declared or {}
     orphans = []
     for mirror in snapshot.mirrors():
         if vpc_ids and mirror.vpc_id not in vpc_ids:
             continue
+        if mirror.mirrored_from.startswith("arn:") or not (snapshot.is_home_group(mirror.id) or is_group_id(mirror.mirrored_from)):
+            continue  # another scope's mirror (or, elsewhere, a tag this run cannot read): never this run's orphan
         source = snapshot.groups.get(mirror.mirrored_from)
-        if source is None:
+        if source is None or not snapshot.is_home_group(source.id):
             orphans.append((mirror, SOURCE_GONE))
             continue
-        link = read_link_tag(source.tags, link_tag_keys)
         if source.id in undecided:
             continue
         if source.id in declared:
-            if declared[source.id] != mirror.vpc_id:
+            wanted = declared[source.id]
+            if mirror.vpc_id not in ((wanted,) if isinstance(wanted, str) else tuple(wanted)):
                 orphans.append((mirror, RETARGETED))
-        elif link.error or (link.vpc_id and link.vpc_id not in snapshot.vpcs):
             continue
-        elif not link.present:
+        link = source_targets(snapshot, source, link_tag_keys)
+        if link.error or any(target.vpc_id not in snapshot.vpcs for target in link.targets):
+            continue
+        if not link.keys:
             orphans.append((mirror, UNTAGGED))
-        elif link.vpc_id != mirror.vpc_id:
+        elif mirror.vpc_id not in [target.vpc_id for target in link.targets]:
             orphans.append((mirror, RETARGETED))
     return orphans
+
+
+# -- the source's record of its mirrors (mirroredTo), for sources with mirrors in several scopes ---------
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """What the final mirroredTo record of a source is made of, besides the pairs of the plan."""
+
+    source: SecurityGroup
+    kept: Tuple[GroupLocation, ...] = ()  # mirrors the run leaves alone (unread scopes; other scopes' unpruned orphans)
+    link_tags: Mapping[str, str] = field(default_factory=dict)  # link tags the run (re)writes (vpc_id, targets)
+
+
+@dataclass(frozen=True)
+class WantedList:
+    """An address list some planned rule refers to: the members of ``group_arn`` in ``scope``."""
+
+    scope: TargetScope  # where the list lives (the mirror's scope)
+    group_arn: str  # the group whose members it lists
+    group_id: str
+    group_scope: TargetScope  # where the group (and its members' interfaces) are read
+    family: str
+    prefix_list_id: str  # the existing list's id, or an address-list placeholder
+    max_entries: int = 0  # the list's size as planned (what a reference weighs in the quota)
+
+
+def record_mirrors(plan: Plan, source_id: str, outcome: Optional[Outcome] = None) -> List[GroupLocation]:
+    """The mirrors a source has after the run (``outcome`` None: as planned, placeholders for creates)."""
+    home = plan.home
+    record = plan.records.get(source_id)
+    found = set(record.kept) if record else set()
+    for index, pair in enumerate(plan.pairs):
+        if pair.source_id != source_id:
+            continue
+        scope = pair.scope or home
+        problem = outcome.problem(index) if outcome is not None else None
+        if pair.removal:
+            if pair.error or problem is not None or not pair.changed:
+                found.update(GroupLocation(scope, group_id) for group_id in pair.delete_ids)
+            continue
+        if pair.error or problem is not None:
+            if pair.mirror is not None:
+                found.add(GroupLocation(scope, pair.mirror.id))
+            elif outcome is not None and pair.mirror_id in outcome.ids:
+                found.add(GroupLocation(scope, outcome.ids[pair.mirror_id]))
+            continue
+        mirror_id = outcome.resolve(pair.mirror_id) if outcome is not None else pair.mirror_id
+        if mirror_id and not (outcome is not None and is_placeholder(mirror_id)):
+            found.add(GroupLocation(scope, mirror_id))
+    return sorted(found)
+
+
+def record_change(plan: Plan, source_id: str, outcome: Optional[Outcome] = None) -> Tuple[TagChange, Optional[str]]:
+    """The source's tag change: its mirroredTo record naming every mirror after the run (and the link tags
+    the run rewrites). Placeholders (check mode, or the plan before the run) read as changes."""
+    record = plan.records[source_id]
+    source, home = record.source, plan.home
+    mirrors = record_mirrors(plan, source_id, outcome)
+    if any(is_placeholder(location.group_id) for location in mirrors):
+        wanted, error = format_mirrored_to(mirrors, home)
+        change = TagChange({key: value for key, value in wanted.items() if source.tags.get(key) != value},
+                           tuple(key for key in record_keys(source.tags) if key not in wanted))
+    else:
+        change, error = plan_mirrored_to(source.tags, mirrors, home)
+    links = {key: value for key, value in record.link_tags.items() if source.tags.get(key) != value}
+    if links:
+        change = TagChange(dict(change.set, **links), change.unset)
+    return change, error
+
+
+def current_record(snapshot: Snapshot, source: SecurityGroup) -> Tuple[GroupLocation, ...]:
+    """The mirrors the source's mirroredTo tags name now."""
+    return read_mirrored_to(source.tags, snapshot.home).mirrors
+

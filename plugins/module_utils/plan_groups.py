@@ -26,11 +26,15 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import (
     MirrorOptions,
     PairPlan,
     Plan,
+    SourceRecord,
+    current_record,
     find_orphans,
     GroupIndex,
-    managed_sources,
+    managed_targets,
     placeholder,
+    record_change,
     removal_pair,
+    source_targets,
 )
 from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
     DIRECTIONS,
@@ -54,7 +58,12 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.tags import (
     is_group_id,
     is_vpc_id,
     plan_tags,
-    read_link_tag,
+)
+from ansible_collections.classiclink.mirror.plugins.module_utils.targets import (
+    GroupLocation,
+    Target,
+    TargetScope,
+    mirrored_from_value,
 )
 
 
@@ -63,10 +72,12 @@ class _Planner:
         self.snapshot = snapshot
         self.options = options
         self.index = GroupIndex(snapshot)
-        self.pairs: Dict[str, PairPlan] = {}  # source id -> latest plan of its pair (batch and referenced-only)
+        self.home = snapshot.home
+        # (source id, target VPC) -> latest plan of its pair (batch and referenced-only)
+        self.pairs: Dict[Tuple[str, Optional[str]], PairPlan] = {}
         # Ids that are (or will be) managed mirrors: rules referring to anything else are preserved.
         self.mirror_ids = set(group.id for group in snapshot.mirrors())
-        self.managed = managed_sources(snapshot, options.link_tag_keys)  # source id -> target VPC
+        self.managed = managed_targets(snapshot, options.link_tag_keys)  # source id -> target VPCs
         self.sources_by_name: Optional[Dict[Tuple[str, str], List[str]]] = None  # (VPC, name) -> source ids
 
     # -- sources and targets -------------------------------------------------
@@ -75,6 +86,8 @@ class _Planner:
         ref = ref.strip()
         if is_group_id(ref):
             group = self.snapshot.groups.get(ref)
+            if group is not None and not self.snapshot.is_home_group(group.id):
+                group = None  # a group of a target scope is never a source of this run
             if group is None:
                 return None, Problem("not_found", "source security group %s does not exist in this region; check the id and the region" % ref)
             if group.mirrored_from:
@@ -86,7 +99,7 @@ class _Planner:
             return None, Problem("not_found", "no source security group named %r in this region; check the name and the region, or pass the group id" % ref)
         if len(candidates) > 1:
             # Prefer the group that declares a pair, and never a group of the target VPC itself.
-            tagged = [group for group in candidates if read_link_tag(group.tags, self.options.link_tag_keys).present]
+            tagged = [group for group in candidates if source_targets(self.snapshot, group, self.options.link_tag_keys).keys]
             outside = [group for group in candidates if self.options.vpc_id is None or group.vpc_id != self.options.vpc_id]
             for narrowed in (tagged, outside):
                 if len(narrowed) == 1:
@@ -95,28 +108,52 @@ class _Planner:
             return None, Problem("ambiguous_name", "security group name %r is ambiguous (%s); pass the group id instead" % (ref, listed))
         return candidates[0], None
 
-    def target_of(self, source: SecurityGroup) -> Tuple[Optional[str], Optional[Problem]]:
-        """The VPC a source mirrors into, or a Problem saying what to fix."""
-        link = read_link_tag(source.tags, self.options.link_tag_keys, source.label)
+    def declared_targets(self, source: SecurityGroup) -> Tuple[Tuple[Target, ...], Optional[Problem]]:
+        """The targets of a source (the targets option, vpc_id, or its link tag), or a Problem saying what to fix."""
+        home = self.home
+        if self.options.targets is not None:
+            if self.options.targets.error:
+                return (), Problem("bad_vpc_id", self.options.targets.error)
+            return self.options.targets.targets, None
         vpc_id = self.options.vpc_id
-        if vpc_id is None:
-            if link.error:
-                return None, Problem("bad_link_tag", link.error)
-            if not link.present:
-                return None, Problem("no_link_tag", "security group %s has no link tag; tag it %s=<target VPC id> or pass vpc_id" % (
-                    source.label, self.options.link_tag_keys[0]))
-            vpc_id = link.vpc_id
-        elif not is_vpc_id(vpc_id):
-            return None, Problem("bad_vpc_id", "vpc_id %r is not a VPC id (expected vpc- and 8 or 17 hex digits)" % vpc_id)
-        fix = "fix the link tag" if self.options.vpc_id is None else "pass another vpc_id"
-        origin = "target VPC" if self.options.vpc_id is None else "vpc_id"
-        if vpc_id not in self.snapshot.vpcs:
-            return None, Problem("not_found", "%s %s of security group %s does not exist in this region; check the region, create the VPC, or %s" % (
-                origin, vpc_id, source.label, fix))
-        if vpc_id == source.vpc_id:
-            return None, Problem("same_vpc", "security group %s is already in VPC %s (the %s): it cannot be mirrored into its own VPC; %s" % (
-                source.label, vpc_id, origin, fix))
-        return vpc_id, None
+        if vpc_id is not None:
+            if not is_vpc_id(vpc_id):
+                return (), Problem("bad_vpc_id", "vpc_id %r is not a VPC id (expected vpc- and 8 or 17 hex digits)" % vpc_id)
+            return (Target(home.account, home.region, vpc_id, home.partition),), None
+        link = source_targets(self.snapshot, source, self.options.link_tag_keys)
+        if link.error:
+            return (), Problem("bad_link_tag", link.error)
+        if not link.keys:
+            return (), Problem("no_link_tag", "security group %s has no link tag; tag it %s=<target VPC id or ARN> or pass vpc_id or targets" % (
+                source.label, self.options.link_tag_keys[0]))
+        return link.targets, None
+
+    def where(self, scope: TargetScope) -> str:
+        """'this region', or 'account A, region R' for another scope (messages)."""
+        return "this region" if scope == self.home else "%s" % scope.label
+
+    def check_target(self, source: SecurityGroup, target: Target) -> Optional[Problem]:
+        """Why ``target`` cannot take a mirror of ``source`` (None: it can)."""
+        if target.scope in self.options.scope_problems:
+            return self.options.scope_problems[target.scope]
+        from_option = self.options.vpc_id is not None or self.options.targets is not None
+        fix = "fix the link tag" if not from_option else "pass another target"
+        origin = "target VPC" if not from_option else ("vpc_id" if self.options.vpc_id is not None else "target")
+        where = self.where(target.scope)
+        if target.vpc_id not in self.snapshot.vpcs or self.snapshot.scope_of_vpc(target.vpc_id) != target.scope:
+            return Problem("not_found", "%s %s of security group %s does not exist in %s; check the %s, create the VPC, or %s" % (
+                origin, target.vpc_id, source.label, where, "region" if target.scope == self.home else "account and region", fix))
+        if target.vpc_id == source.vpc_id:
+            return Problem("same_vpc", "security group %s is already in VPC %s (the %s): it cannot be mirrored into its own VPC; %s" % (
+                source.label, target.vpc_id, origin, fix))
+        return None
+
+    def target_of(self, source: SecurityGroup) -> Tuple[Optional[str], Optional[Problem]]:
+        """The one VPC a source mirrors into (the first target), or a Problem (kept for single-target callers)."""
+        targets, problem = self.declared_targets(source)
+        if problem:
+            return None, problem
+        return targets[0].vpc_id, self.check_target(source, targets[0])
 
     def locate_mirror(self, source: SecurityGroup, vpc_id: str) -> Tuple[Optional[SecurityGroup], bool, Optional[Problem]]:
         """(existing mirror or None, adopt it?, problem)."""
@@ -143,8 +180,9 @@ class _Planner:
     def name_clash(self, source: SecurityGroup, vpc_id: str) -> Optional[Problem]:
         if self.sources_by_name is None:  # built once the batch's targets are settled
             self.sources_by_name = {}
-            for sid, vid in self.managed.items():
-                self.sources_by_name.setdefault((vid, self.snapshot.groups[sid].name), []).append(sid)
+            for sid, vids in self.managed.items():
+                for vid in vids:
+                    self.sources_by_name.setdefault((vid, self.snapshot.groups[sid].name), []).append(sid)
         twins = [sid for sid in self.sources_by_name.get((vpc_id, source.name), []) if sid != source.id]
         if twins:
             return Problem("name_clash", "sources %s and %s are both named %r and both map to %s; group names are unique in a VPC, retarget or rename one" % (
@@ -160,42 +198,53 @@ class _Planner:
         if problem is None:
             mirror, adopt, problem = self.locate_mirror(source, vpc_id)
         if problem is not None:
-            return self.keep(failed(PairPlan(source_ref=ref, source=source, vpc_id=vpc_id, referenced_only=referenced_only), problem))
-        wanted_tags = {MIRRORED_FROM_TAG: source.id}
+            return self.keep(failed(PairPlan(source_ref=ref, source=source, vpc_id=vpc_id, referenced_only=referenced_only,
+                                             scope=self.scope_field(vpc_id)), problem))
+        scope = self.snapshot.scope_of_vpc(vpc_id)
+        origin = mirrored_from_value(GroupLocation(self.home, source.id), scope)
+        wanted_tags = {MIRRORED_FROM_TAG: origin}
         wanted_tags.update(self.options.tags or {})
         warnings: Tuple[str, ...] = ()
         if mirror is None:
-            mirror_id = placeholder(source.id)
+            mirror_id = placeholder(source.id, vpc_id if len(self.managed.get(source.id, ())) > 1 else None)
             self.mirror_ids.add(mirror_id)
             create, mirror_tags, before = CreateMirror(source.name, source.description, vpc_id, wanted_tags), NO_TAG_CHANGE, dict(NEW_GROUP_RULES)
         else:
             mirror_id, create, before = mirror.id, None, dict(mirror.rules)
             purge = self.options.purge_tags and self.options.tags is not None and not referenced_only
-            mirror_tags = plan_tags(mirror.tags, wanted_tags if not referenced_only else {MIRRORED_FROM_TAG: source.id}, purge)
+            mirror_tags = plan_tags(mirror.tags, wanted_tags if not referenced_only else {MIRRORED_FROM_TAG: origin}, purge)
             if mirror.description != source.description and source.name != DEFAULT_GROUP_NAME:
                 warnings = (
                     "mirror %s keeps description %r while source %s now has %r: EC2 descriptions cannot be changed; delete the mirror to recreate it"
                     % (mirror.label, mirror.description, source.label, source.description),)
         wanted_source_tags = {MIRRORED_TO_TAG: mirror_id}
         if self.options.vpc_id and not referenced_only:
-            link = read_link_tag(source.tags, self.options.link_tag_keys)
-            for key in link.keys or self.options.link_tag_keys[:1]:
+            for key in self.link_keys(source):
                 wanted_source_tags[key] = self.options.vpc_id
         return self.keep(PairPlan(
-            source_ref=ref, source=source, vpc_id=vpc_id, referenced_only=referenced_only,
+            source_ref=ref, source=source, vpc_id=vpc_id, referenced_only=referenced_only, scope=self.scope_field(vpc_id),
             mirror=mirror, mirror_id=mirror_id, create=create, adopt=adopt, mirror_tags=mirror_tags,
             source_tags=plan_tags(source.tags, wanted_source_tags),
             before=before, after=dict(before), warnings=warnings,
         ))
 
+    def link_keys(self, source: SecurityGroup) -> Tuple[str, ...]:
+        """The link-tag keys to (re)write on a source: those it has, else the first key."""
+        return source_targets(self.snapshot, source, self.options.link_tag_keys).keys or tuple(self.options.link_tag_keys[:1])
+
+    def scope_field(self, vpc_id: Optional[str]) -> Optional[TargetScope]:
+        """A pair's ``scope``: None in the home scope (the single-scope plan is unchanged)."""
+        scope = self.snapshot.scope_of_vpc(vpc_id) if vpc_id else self.home
+        return None if scope == self.home else scope
+
     def keep(self, pair: PairPlan) -> PairPlan:
         """Record the latest plan of a source's pair."""
-        self.pairs[pair.source.id] = pair
+        self.pairs[(pair.source.id, pair.vpc_id)] = pair
         return pair
 
     def mirror_reference(self, target: str, vpc_id: str) -> Tuple[Optional[str], Optional[Problem]]:
         """Mirror id for a reference to managed source ``target`` (planning its mirror if needed)."""
-        pair = self.pairs.get(target)
+        pair = self.pairs.get((target, vpc_id))
         if pair is None:
             pair = self.open_pair(target, self.snapshot.groups[target], vpc_id, referenced_only=True)
         if pair.error:
@@ -205,6 +254,7 @@ class _Planner:
     def translate(self, pair: PairPlan, rules: RuleSet) -> Tuple[RuleSet, Tuple[dict, ...]]:
         """Source rules -> (desired mirror rules, untranslatable references with their reason)."""
         source, vpc_id = pair.source, pair.vpc_id
+        owner = pair.scope.account if pair.scope is not None else source.owner_id  # the mirror's account
         desired: RuleSet = {}
         skipped: List[dict] = []
         for rule, description in rules.items():
@@ -214,12 +264,12 @@ class _Planner:
             problem = None
             if rule.target == source.id:
                 mirror_id = pair.mirror_id
-            elif self.managed.get(rule.target) == vpc_id and rule.target in self.snapshot.groups:
+            elif vpc_id in self.managed.get(rule.target, ()) and rule.target in self.snapshot.groups:
                 mirror_id, problem = self.mirror_reference(rule.target, vpc_id)
             else:
-                mirror_id, problem = None, self.skip_reason(rule, source)
+                mirror_id, problem = None, self.skip_reason(rule, source, vpc_id)
             if mirror_id:
-                desired[rule.with_target(mirror_id, source.owner_id)] = description
+                desired[rule.with_target(mirror_id, owner)] = description
             else:
                 entry = describe_rule(rule, description)
                 entry.update(reason=problem.message, code=problem.code)
@@ -231,7 +281,7 @@ class _Planner:
         name = self.snapshot.name_of(group_id)
         return "%s (%s)" % (name, group_id) if name else group_id
 
-    def skip_reason(self, rule: Rule, source: SecurityGroup) -> Problem:
+    def skip_reason(self, rule: Rule, source: SecurityGroup, vpc_id: Optional[str] = None) -> Problem:
         if rule.user_id == CLASSIC_ELB_OWNER:
             return Problem("classic_elb_reference", "the EC2-Classic load balancer group has no VPC equivalent; "
                            "allow the VPC load balancer's group on the mirror by hand (it is preserved)")
@@ -239,7 +289,7 @@ class _Planner:
             return Problem("cross_account_reference", "group %s belongs to account %s and cannot be mirrored" % (rule.target, rule.user_id))
         if rule.target in self.managed:
             return Problem("other_target_reference", "group %s is mirrored into %s, not %s" % (
-                self.label(rule.target), self.managed[rule.target], self.managed.get(source.id, "this VPC")))
+                self.label(rule.target), ", ".join(self.managed[rule.target]), vpc_id or "this VPC"))
         return Problem("unmanaged_reference", "group %s is not managed by classiclink.mirror (no link tag); tag it to mirror the reference"
                        % self.label(rule.target))
 
@@ -248,13 +298,13 @@ class _Planner:
         reasons = []
         for rule in sorted(revoke, key=Rule.sort_key):
             other = self.snapshot.groups.get(rule.target) if rule.kind == GROUP else None
-            if other is None or not other.mirrored_from or self.managed.get(other.mirrored_from) == other.vpc_id:
+            if other is None or not other.mirrored_from or other.vpc_id in self.managed.get(other.mirrored_from, ()):
                 continue
             source = self.snapshot.groups.get(other.mirrored_from)
             if source is None:
                 why = "its source %s no longer exists" % other.mirrored_from
             elif other.mirrored_from in self.managed:
-                why = "its source %s is now mirrored into %s" % (source.label, self.managed[other.mirrored_from])
+                why = "its source %s is now mirrored into %s" % (source.label, ", ".join(self.managed[other.mirrored_from]))
             else:
                 why = "its source %s is no longer managed (no valid link tag)" % source.label
             reasons.append((rule, Problem("unmanaged_reference", "refers to %s, the mirror of a group that stopped being managed: %s" % (
@@ -326,16 +376,27 @@ class _Planner:
             withheld.append(entry)
         return kept, tuple(withheld), violations
 
-    def plan_absent(self, ref: str, source: Optional[SecurityGroup]) -> PairPlan:
+    def plan_absent(self, ref: str, source: Optional[SecurityGroup]) -> List[PairPlan]:
+        """Removal pairs for every mirror of the source the run can see (one per scope), or only those in
+        O(vpc_id) / the targets given."""
         source_id = source.id if source else ref
-        vpc_id = self.options.vpc_id
-        if vpc_id is None and source is not None:
-            vpc_id = read_link_tag(source.tags, self.options.link_tag_keys).vpc_id
+        wanted: Tuple[str, ...] = ()
+        if self.options.targets is not None:
+            wanted = tuple(target.vpc_id for target in self.options.targets.targets)
+        elif self.options.vpc_id is not None:
+            wanted = (self.options.vpc_id,)
+        elif source is not None:
+            wanted = tuple(target.vpc_id for target in source_targets(self.snapshot, source, self.options.link_tag_keys).targets)
         mirrors = [group for group in self.snapshot.mirrors() if group.mirrored_from == source_id]
-        if vpc_id and any(group.vpc_id == vpc_id for group in mirrors):
-            mirrors = [group for group in mirrors if group.vpc_id == vpc_id]
-        return removal_pair(ref, source, mirrors, vpc_id=vpc_id)
-
+        if wanted and any(group.vpc_id in wanted for group in mirrors):
+            mirrors = [group for group in mirrors if group.vpc_id in wanted]
+        if not mirrors:
+            return [removal_pair(ref, source, [], vpc_id=wanted[0] if wanted else None)]
+        by_scope: Dict[TargetScope, List[SecurityGroup]] = {}
+        for group in mirrors:
+            by_scope.setdefault(self.snapshot.scope_of_group(group.id), []).append(group)
+        return [removal_pair(ref, source, by_scope[scope], vpc_id=by_scope[scope][0].vpc_id,
+                             scope=None if scope == self.home else scope) for scope in sorted(by_scope)]
 
 def failed(pair: PairPlan, problem: Problem) -> PairPlan:
     """``pair`` as a plan that changes nothing, with the reason."""
@@ -343,7 +404,7 @@ def failed(pair: PairPlan, problem: Problem) -> PairPlan:
 
 
 def plan_pairs(snapshot: Snapshot, source_refs: Sequence[str], options: MirrorOptions) -> Plan:
-    """Plan every requested pair from one Snapshot."""
+    """Plan every requested pair from one Snapshot (of one scope, or of every scope the run reads)."""
     planner = _Planner(snapshot, options)
     ordered: List[PairPlan] = []
     resolved: List[Tuple[str, SecurityGroup, str]] = []  # (ref, source, target VPC)
@@ -356,7 +417,7 @@ def plan_pairs(snapshot: Snapshot, source_refs: Sequence[str], options: MirrorOp
             if problem and not (is_group_id(ref.strip()) and problem.code == "not_found"):
                 ordered.append(failed(PairPlan(source_ref=ref), problem))
             else:
-                ordered.append(planner.plan_absent(ref.strip(), source))
+                ordered.extend(planner.plan_absent(ref.strip(), source))
             if source is not None:
                 seen.add(source.id)
             continue
@@ -364,41 +425,116 @@ def plan_pairs(snapshot: Snapshot, source_refs: Sequence[str], options: MirrorOp
             ordered.append(failed(PairPlan(source_ref=ref), problem))
             continue
         seen.add(source.id)
-        vpc_id, problem = planner.target_of(source)
+        targets, problem = planner.declared_targets(source)
         if problem:
             planner.managed.pop(source.id, None)
-            ordered.append(failed(PairPlan(source_ref=ref, source=source, vpc_id=vpc_id), problem))
+            ordered.append(failed(PairPlan(source_ref=ref, source=source, vpc_id=targets[0].vpc_id if targets else None), problem))
             continue
-        planner.managed[source.id] = vpc_id
-        resolved.append((ref, source, vpc_id))
+        usable = []
+        for target in targets:
+            problem = planner.check_target(source, target)
+            if problem:
+                ordered.append(failed(PairPlan(source_ref=ref, source=source, vpc_id=target.vpc_id,
+                                               scope=None if target.scope == planner.home else target.scope), problem))
+            else:
+                usable.append(target.vpc_id)
+                resolved.append((ref, source, target.vpc_id))
+        if usable:
+            planner.managed[source.id] = tuple(usable)
+        else:
+            planner.managed.pop(source.id, None)
     # Open every requested pair before translating any rules, so references between
     # requested sources find their pair (and placeholder) whatever the order.
-    opened: List[str] = []
+    opened: List[Tuple[str, str]] = []
     for ref, source, vpc_id in resolved:
-        pair = planner.pairs.get(source.id)
+        pair = planner.pairs.get((source.id, vpc_id))
         if pair is None or pair.referenced_only:
             planner.open_pair(ref, source, vpc_id)
-        opened.append(source.id)
-    for source_id in opened:
-        if not planner.pairs[source_id].error:
-            planner.plan_rules(planner.pairs[source_id])
-    if any(planner.pairs[sid].error and planner.pairs[sid].create for sid in opened):
+        opened.append((source.id, vpc_id))
+    for key in opened:
+        if not planner.pairs[key].error:
+            planner.plan_rules(planner.pairs[key])
+    if any(planner.pairs[key].error and planner.pairs[key].create for key in opened):
         # A pair failed while planning its rules (quota): its mirror will not be created,
         # so plan the others again; references to it are now skipped and reported.
-        for source_id in opened:
-            if not planner.pairs[source_id].error:
-                planner.plan_rules(planner.pairs[source_id])
-    ordered.extend(planner.pairs[sid] for sid in opened)
-    batch_ids = set(pair.source_id for pair in ordered)
-    ordered.extend(pair for sid, pair in planner.pairs.items() if sid not in batch_ids)
+        for key in opened:
+            if not planner.pairs[key].error:
+                planner.plan_rules(planner.pairs[key])
+    ordered.extend(planner.pairs[key] for key in opened)
+    batch_keys = set((pair.source_id, pair.vpc_id) for pair in ordered)
+    ordered.extend(pair for key, pair in planner.pairs.items() if key not in batch_keys)
     undecided = [pair.source_id for pair in ordered if pair.error and pair.source is not None]
     orphans = find_orphans(snapshot, options.link_tag_keys, options.prune_vpc_ids, planner.managed, undecided)
+    paired_sources = set(source_id for source_id, _vpc in planner.pairs)
     if options.prune and options.state == "present":
         for mirror, reason in orphans:
             source = snapshot.groups.get(mirror.mirrored_from)
-            ordered.append(removal_pair(mirror.mirrored_from, source, [mirror], touch_source=mirror.mirrored_from not in planner.pairs,
-                                        orphan=reason))
+            scope = snapshot.scope_of_group(mirror.id)
+            ordered.append(removal_pair(mirror.mirrored_from, source, [mirror], touch_source=mirror.mirrored_from not in paired_sources,
+                                        orphan=reason, scope=None if scope == snapshot.home else scope))
     names = {group_id: group.name for group_id, group in snapshot.groups.items()}
     names.update(snapshot.names)
     names.update((pair.mirror_id, pair.source.name) for pair in ordered if pair.create)
-    return Plan(tuple(ordered), tuple(orphans), names)
+    plan = Plan(tuple(ordered), tuple(orphans), names, home=snapshot.home)
+    return _with_records(planner, plan)
+
+
+def _needs_record(planner: _Planner, source: SecurityGroup, pairs: List[PairPlan]) -> bool:
+    """Whether a source's mirroredTo tag is a record of several mirrors (or of a mirror elsewhere), written
+    once per source after every scope; else the single-scope way (one id, written with its pair)."""
+    if planner.options.targets is not None:
+        return True
+    if any(pair.scope is not None for pair in pairs) or len([pair for pair in pairs if not pair.removal]) > 1:
+        return True
+    recorded = current_record(planner.snapshot, source)
+    return len(recorded) > 1 or any(location.scope != planner.home for location in recorded)
+
+
+def _with_records(planner: _Planner, plan: Plan) -> Plan:
+    """Put each record source's tag change on its first pair (the others change no source tag)."""
+    snapshot, home = planner.snapshot, planner.home
+    by_source: Dict[str, List[int]] = {}
+    for index, pair in enumerate(plan.pairs):
+        if pair.source is not None and snapshot.is_home_group(pair.source.id) and not pair.referenced_only:
+            by_source.setdefault(pair.source.id, []).append(index)
+    for index, pair in enumerate(plan.pairs):  # referenced-only pairs of a record source join it
+        if pair.referenced_only and pair.source is not None and pair.source.id in by_source:
+            by_source[pair.source.id].append(index)
+    records: Dict[str, SourceRecord] = {}
+    for source_id, indices in by_source.items():
+        pairs = [plan.pairs[index] for index in indices]
+        source = pairs[0].source
+        if not _needs_record(planner, source, pairs) or all(pair.error for pair in pairs):
+            continue
+        accounted = set()
+        for pair in pairs:
+            accounted.update(pair.delete_ids)
+            if pair.mirror is not None:
+                accounted.add(pair.mirror.id)
+        kept = [location for location in current_record(snapshot, source) if not snapshot.was_read(location.scope)]
+        kept.extend(GroupLocation(snapshot.scope_of_group(group.id), group.id) for group in snapshot.mirrors()
+                    if group.mirrored_from == source_id and group.id not in accounted and snapshot.scope_of_group(group.id) != home)
+        links = {}
+        if planner.options.targets is not None and planner.options.targets.targets:
+            text = ",".join(target.text(home) for target in planner.options.targets.targets)
+            declared = source_targets(snapshot, source, planner.options.link_tag_keys)
+            if declared.error or set(declared.targets) != set(planner.options.targets.targets):
+                links = {key: text for key in planner.link_keys(source)}
+        elif planner.options.vpc_id:
+            links = {key: planner.options.vpc_id for key in planner.link_keys(source)}
+        records[source_id] = SourceRecord(source, tuple(sorted(set(kept))), links)
+    if not records:
+        return plan
+    plan = replace(plan, records=records)
+    pairs = list(plan.pairs)
+    for source_id in records:
+        change, error = record_change(plan, source_id)
+        first = True
+        for index, pair in enumerate(pairs):
+            if pair.source_id != source_id or index not in by_source[source_id]:
+                continue
+            pairs[index] = replace(pair, record=True, source_tags=change if first else NO_TAG_CHANGE)
+            if first and error and not pair.error:
+                pairs[index] = failed(pairs[index], Problem("bad_record", "security group %s: %s" % (pair.source.label, error)))
+            first = False
+    return replace(plan, pairs=tuple(pairs))

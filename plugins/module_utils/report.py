@@ -15,6 +15,8 @@ from __future__ import annotations
 from typing import Dict, List, Mapping, Optional
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.model import AUTHORIZE, REVOKE, UPDATE, Outcome, Problem
+from ansible_collections.classiclink.mirror.plugins.module_utils.tags import TagChange
+from ansible_collections.classiclink.mirror.plugins.module_utils.targets import TargetScope
 from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import PairPlan, Plan, with_ids
 from ansible_collections.classiclink.mirror.plugins.module_utils.plan_links import ERROR, MUTATING_ACTIONS, UNLINKED, LinkPlan, LinksPlan
 from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
@@ -68,10 +70,15 @@ def _problem(pair: PairPlan, failed: Optional[Problem]) -> Optional[Problem]:
 
 
 def pair_result(pair: PairPlan, failed: Optional[Problem] = None, ids: Optional[Mapping[str, str]] = None,
-                names: Optional[Mapping[str, str]] = None) -> dict:
+                names: Optional[Mapping[str, str]] = None, home: Optional[TargetScope] = None,
+                source_tags: Optional[TagChange] = None) -> dict:
     """One pair as the modules, the audit and the summary read it; ``failed``: its Problem in the Outcome,
-    ``names``: group names (``Plan.names``) so that references read ``name (sg-...)``."""
+    ``names``: group names (``Plan.names``) so that references read ``name (sg-...)``; ``home``: the run's scope
+    (``target`` names the mirror's account and region); ``source_tags``: the source's tag change as the run made it
+    (a record written after every scope), instead of the planned one."""
     ids, names = ids or {}, _with_created(names or {}, ids or {})
+    scope = pair.scope or home
+    source_change = source_tags if source_tags is not None else pair.source_tags
     problem = _problem(pair, failed)
     source = pair.source
     result = {
@@ -79,6 +86,8 @@ def pair_result(pair: PairPlan, failed: Optional[Problem] = None, ids: Optional[
         "source_group_id": source.id if source else None,
         "source_group_name": source.name if source else None,
         "vpc_id": pair.vpc_id,
+        "target": {"account": (scope.account or None) if scope else None, "region": (scope.region or None) if scope else None,
+                   "vpc_id": pair.vpc_id},
         "mirror_group_id": ids.get(pair.mirror_id, pair.mirror_id),
         "created": bool(pair.create) and problem is None,
         "adopted": pair.adopt and problem is None,
@@ -94,7 +103,7 @@ def pair_result(pair: PairPlan, failed: Optional[Problem] = None, ids: Optional[
         "aws_code": problem.aws_code if problem else None,
         "tags": {
             "mirror": {"set": _tags(pair.mirror_tags.set, ids), "removed": list(pair.mirror_tags.unset)},
-            "source": {"set": _tags(pair.source_tags.set, ids), "removed": list(pair.source_tags.unset)},
+            "source": {"set": _tags(source_change.set, ids), "removed": list(source_change.unset)},
         },
     }
     for direction in DIRECTIONS:
@@ -116,6 +125,8 @@ def _state(rules: Optional[RuleSet], tags: Mapping[str, str], names: Mapping[str
 
 def pair_diff(pair: PairPlan, ids: Mapping[str, str], names: Mapping[str, str]) -> dict:
     name = "%s in %s" % (pair.source.label if pair.source else pair.source_ref, pair.vpc_id or "?")
+    if pair.scope is not None:
+        name += " (%s)" % pair.scope.label
     names = _with_created(names, ids)
     header = "mirror %s (%s)" % (name, ids.get(pair.mirror_id, pair.mirror_id) or "none")
     before_tags = dict(pair.mirror.tags) if pair.mirror else {}
@@ -139,10 +150,14 @@ def orphan_results(orphans) -> List[dict]:
 
 def plan_result(plan: Plan, outcome: Optional[Outcome] = None) -> dict:
     """The group module's result: ``groups``, ``diff`` and ``orphans`` (real ids after a real run)."""
+    real = outcome is not None
     outcome = outcome or Outcome()
     groups, diffs = [], []
     for index, pair in enumerate(plan.pairs):  # the executor keys a pair's Problem by its index
-        entry = pair_result(pair, outcome.problem(index), outcome.ids, plan.names)
+        written = None
+        if real and pair.record and not pair.source_tags.empty:
+            written = outcome.source_tags.get(pair.source_id)
+        entry = pair_result(pair, outcome.problem(index), outcome.ids, plan.names, plan.home, written)
         groups.append(entry)
         if entry["changed"]:
             diffs.append(pair_diff(pair, outcome.ids, plan.names))

@@ -35,6 +35,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.waiters import get_waiter
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.model import Problem
+from ansible_collections.classiclink.mirror.plugins.module_utils.targets import TargetScope, partition_for_region, role_arn_for
 
 DEFAULT_CONCURRENCY = 8
 GROUP_NOT_FOUND = "InvalidGroup.NotFound"
@@ -88,9 +89,12 @@ def problem_of(exc: BaseException, what: str) -> Problem:
 class Scope:
     """One (account, region): its EC2 client and the retry policy of every call."""
 
-    def __init__(self, client, region: Optional[str] = None):
+    def __init__(self, client, region: Optional[str] = None, credentials: Optional[dict] = None, role_arn: Optional[str] = None):
         self.client = client  # made with retry_decorator: calls take aws_retry=True
         self.region = region
+        self.credentials = credentials  # None: the module's own
+        self.role_arn = role_arn  # the role assumed for this scope, if any (for messages)
+        self.target: Optional[TargetScope] = None  # (partition, account, region) once known
         self._fresh_retry = EC2Retry.jittered_backoff(**FRESH_RETRIES)
 
     @classmethod
@@ -100,7 +104,7 @@ class Scope:
         if region:
             extra["region"] = region
         client = module.client("ec2", retry_decorator=EC2Retry.jittered_backoff(**THROTTLE_RETRIES), **extra)
-        return cls(client, region or module.region)
+        return cls(client, region or module.region, credentials)
 
     @classmethod
     def of_module(cls, module) -> "Scope":
@@ -124,7 +128,55 @@ class Scope:
             module.fail_json_aws(exc, msg="scope account %s, region %s: could not %s" % (
                 account_id or role_account(role_arn) or "(of the credentials)", module.region,
                 "assume role %s" % role_arn if role_arn else "read the account of the credentials (sts:GetCallerIdentity)"))
-        return cls.connect(module, credentials=credentials)
+        scope = cls.connect(module, credentials=credentials)
+        scope.role_arn = role_arn
+        return scope
+
+    def home_target(self, module, need_account: bool = True) -> TargetScope:
+        """This (home) scope as a TargetScope: the account of O(role_arn), else O(account_id), else one
+        sts:GetCallerIdentity (only when ``need_account``: bare VPC ids need no account). Cached."""
+        if self.target is None or (need_account and not self.target.account):
+            params = module.params
+            account = role_account(self.role_arn) or params.get("account_id") or ""
+            if not account and need_account:
+                try:
+                    account = caller_account(module, self.credentials)
+                except (BotoCoreError, ClientError, ResponseParserError) as exc:
+                    module.fail_json_aws(exc, msg="region %s: could not read the account of the credentials (sts:GetCallerIdentity), "
+                                                  "needed for targets given as VPC ARNs" % self.region)
+            region = self.region or ""
+            self.target = TargetScope(partition_for_region(region), account, region)
+        return self.target
+
+    def other(self, module, target: TargetScope, role_template: Optional[str], external_id: Optional[str] = None,
+              session_name: Optional[str] = None):
+        """The Scope of another account or region -> (Scope, None), or (None, Problem) naming account, region and role.
+
+        Same account: this scope's credentials in another region. Another account: ``role_template`` (O(target_role_arn),
+        ``{account}`` replaced) assumed with this scope's credentials. Nothing is called for a target without a usable role."""
+        home = self.target
+        if home is not None and target.account == home.account:
+            scope = Scope.connect(module, region=target.region, credentials=self.credentials)
+            scope.role_arn, scope.target = self.role_arn, target
+            return scope, None
+        role, why = role_arn_for(role_template, target)
+        if why:
+            return None, Problem("no_target_role", why)
+        try:
+            credentials = assume_role(module, role, external_id, session_name, self.credentials)
+        except (BotoCoreError, ClientError, ResponseParserError) as exc:
+            return None, Problem("unreachable_scope", "%s: could not assume role %s (target_role_arn): %s" % (
+                target.label, role, error_text(exc)), aws_code(exc))
+        scope = Scope.connect(module, region=target.region, credentials=credentials)
+        scope.role_arn, scope.target = role, target
+        return scope, None
+
+    def unreachable(self, exc: BaseException) -> Problem:
+        """A scope whose describe failed: its pairs fail with this (account, region and role named)."""
+        target = self.target
+        where = target.label if target is not None else "region %s" % self.region
+        role = " with role %s" % self.role_arn if self.role_arn else " with the module's credentials"
+        return Problem("unreachable_scope", "%s could not be read%s: %s" % (where, role, error_text(exc)), aws_code(exc))
 
     def call(self, operation: str, fresh: bool = False, **params):
         """One EC2 call, retried on throttling; ``fresh``: it names a group this run created,
@@ -165,9 +217,10 @@ def role_account(role_arn: Optional[str]) -> Optional[str]:
     return match.group(1) if match else None
 
 
-def assume_role(module, role_arn: str, external_id: Optional[str] = None, session_name: Optional[str] = None) -> dict:
-    """Temporary credentials of ``role_arn``, as ``module.client`` takes them."""
-    sts = module.client("sts", retry_decorator=AWSRetry.jittered_backoff(**THROTTLE_RETRIES))
+def assume_role(module, role_arn: str, external_id: Optional[str] = None, session_name: Optional[str] = None,
+                credentials: Optional[dict] = None) -> dict:
+    """Temporary credentials of ``role_arn`` (assumed with ``credentials``, default the module's), as ``module.client`` takes them."""
+    sts = module.client("sts", retry_decorator=AWSRetry.jittered_backoff(**THROTTLE_RETRIES), **(credentials or {}))
     params = dict(RoleArn=role_arn, RoleSessionName=re.sub(r"[^\w+=,.@-]", "-", session_name or "classiclink-mirror")[:SESSION_NAME_MAX])
     if external_id:
         params["ExternalId"] = external_id
@@ -176,9 +229,9 @@ def assume_role(module, role_arn: str, external_id: Optional[str] = None, sessio
                 aws_session_token=creds["SessionToken"])
 
 
-def caller_account(module) -> str:
-    """The account of the module's own credentials (one sts:GetCallerIdentity)."""
-    sts = module.client("sts", retry_decorator=AWSRetry.jittered_backoff(**THROTTLE_RETRIES))
+def caller_account(module, credentials: Optional[dict] = None) -> str:
+    """The account of the module's own credentials, or of ``credentials`` (one sts:GetCallerIdentity)."""
+    sts = module.client("sts", retry_decorator=AWSRetry.jittered_backoff(**THROTTLE_RETRIES), **(credentials or {}))
     return sts.get_caller_identity(aws_retry=True)["Account"]
 
 
