@@ -30,6 +30,8 @@ the same app ``ThreadedMotoServer`` runs) wrapped in a WSGI middleware that
    * ``GET  /_harness/ownership``    -> ``{"violations": [...], "next_seq": N}``:
      mutating calls made by the collection on groups it does not own
    * ``POST /_harness/ownership/reset[?since=N]`` -> forget the violations (numbered N or later)
+   * ``GET  /_harness/autoscaling/lifecycle-actions`` -> JSON list of Auto Scaling lifecycle actions, pending
+     and completed (CompleteLifecycleAction, heartbeats, timeouts: :mod:`tests.support.autoscaling_emulation`)
    * moto's ``POST /moto-api/reset`` still works and also clears ClassicLink state
      (not the ownership violations: they accumulate over a whole test session).
 
@@ -271,6 +273,9 @@ class HarnessApp:
         self.prefix_lists = PrefixListEmulator()  # prefix lists as the EC2 API reference says (see its module)
         install_moto_corrections()
         self.ownership = OwnershipCheck()
+        from tests.support.autoscaling_emulation import AutoScalingLifecycleEmulator
+
+        self.autoscaling = AutoScalingLifecycleEmulator()  # lifecycle hooks' actions (see its module)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -280,6 +285,7 @@ class HarnessApp:
             result = self.inner(environ, start_response)
             if path.rstrip("/") == "/moto-api/reset":
                 self.classiclink.reset()
+                self.autoscaling.reset()
                 self.prefix_lists.reset()
             return result
 
@@ -303,6 +309,9 @@ class HarnessApp:
         }
         if service == "ec2" and call["mutating"]:
             self._ownership_fields(call, params, environ, access_key, region)
+
+        if service == "autoscaling":  # lifecycle actions: tests.support.autoscaling_emulation
+            return self._autoscaling_call(environ, start_response, call, params, access_key, region)
 
         if service == "ec2" and action in EMULATED_ACTIONS:
             try:
@@ -381,6 +390,29 @@ class HarnessApp:
             logging.getLogger(__name__).exception("ownership lookup failed")
             call["unowned_groups"] = []
 
+    def _autoscaling_call(self, environ: dict[str, Any], start_response: StartResponse, call: dict[str, Any],
+                          params: dict[str, str], access_key: str, region: str) -> Iterable[bytes]:
+        """An Auto Scaling call: a lifecycle-action call answered by the emulation, else moto's answer, after
+        which the emulation opens the launching actions of the instances moto added to a group."""
+        account = _account_id(environ, access_key)
+        if self.autoscaling.handles(call["action"], params, account, region):
+            status, xml = self.autoscaling.handle(call["action"], params, account, region)  # a bug in it: a 500
+            call["status"] = status
+            self._record(call)
+            return self._respond(start_response, status, xml.encode(), "text/xml;charset=UTF-8")
+        captured: dict[str, int] = {}
+
+        def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"] = int(status.split(" ", 1)[0])
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+        result = self.inner(environ, _start_response)
+        call["status"] = captured.get("status", 0)
+        self._record(call)
+        if call["mutating"] and call["status"] < 400:
+            self.autoscaling.after(account, region)
+        return result
+
     def _record(self, call: dict[str, Any]) -> None:
         self.recorder.add(call)
         if "from_collection" in call:
@@ -406,6 +438,7 @@ class HarnessApp:
             ("GET", "/_harness/calls"): lambda: self.recorder.snapshot(_flag(environ, "detail")),
             ("POST", "/_harness/calls/reset"): lambda: (self.recorder.reset(), {"reset": True})[1],
             ("GET", "/_harness/classiclink"): self.classiclink.all_links,
+            ("GET", "/_harness/autoscaling/lifecycle-actions"): self.autoscaling.actions,
             ("GET", "/_harness/ownership"): self.ownership.state,
             ("POST", "/_harness/ownership/reset"): lambda: self.ownership.reset(_since(environ)),
         }
@@ -488,6 +521,10 @@ class MotoHarness:
 
     def classiclink_links(self) -> list[dict[str, Any]]:
         return list(_http(f"{self.url}/_harness/classiclink"))
+
+    def lifecycle_actions(self) -> list[dict[str, Any]]:
+        """Auto Scaling lifecycle actions, pending and completed: see tests.support.autoscaling_emulation."""
+        return list(_http(f"{self.url}/_harness/autoscaling/lifecycle-actions"))
 
     def ownership(self) -> dict[str, Any]:
         """``{"violations": [...], "next_seq": N}``: see :class:`OwnershipCheck`."""
