@@ -379,3 +379,37 @@ def test_prune_candidates_unused_and_duplicates():
     assert [(c.address_list.id, c.reason, c.referenced) for c in found] == [("pl-9", UNUSED, True), ("pl-1", DUPLICATE, False)]  # unused by id, then duplicates
     assert [(c.address_list.id, c.reason) for c in prune_candidates(lists, [])] == [("pl-0", UNUSED), ("pl-2", UNUSED), ("pl-9", UNUSED), ("pl-1", DUPLICATE)]
     assert prune_candidates([], [ARN]) == ()
+
+
+# -- a scope's plans, placeholders, deletes -------------------------------------------------------
+
+
+def test_plan_scope_lists_plans_every_wanted_group_and_deletes_only_with_prune():
+    from ansible_collections.classiclink.mirror.plugins.module_utils.addresses import (
+        DELETE, group_of_arn, is_list_placeholder, list_placeholder, plan_scope_lists)
+
+    other = "arn:aws:ec2:eu-west-1:444455556666:security-group/" + OTHER_SG
+    members = member_addresses(INTERFACES[:1], SG, PRIVATE)
+    lists = [AddressList("pl-9", other, IPV4, 4, 10, frozenset({"10.1.1.1/32"}), "n9"),
+             AddressList("pl-8", other, IPV4, 2, 10, frozenset(), "n8"),
+             AddressList("pl-7", "arn:aws:ec2:eu-west-1:444455556666:security-group/sg-77777777", IPV4, 1, 10)]
+    plans = plan_scope_lists({ARN: members}, lists)
+    (create,) = plans
+    assert create.action == CREATE and create.group_arn == ARN and create.name == list_name(SG, "111122223333", "us-east-1", IPV4)
+    assert create.placeholder == list_placeholder(ARN, IPV4) == create.key and is_list_placeholder(create.key)
+    assert dict(create.descriptions) == {"10.0.0.1/32": "i-1 (eni-1)", "10.0.0.11/32": "i-1 (eni-1)"}
+    assert create.entries(["10.0.0.1/32", "10.9.9.9/32"]) == [{"Cidr": "10.0.0.1/32", "Description": "i-1 (eni-1)"}, {"Cidr": "10.9.9.9/32"}]
+    assert create.wanted == ("10.0.0.1/32", "10.0.0.11/32")
+    pruned = plan_scope_lists({ARN: members}, lists, prune=True, referenced_ids=["pl-7"])
+    assert [(p.action, p.prefix_list_id, p.reason, p.key, p.calls) for p in pruned[1:]] == [
+        (DELETE, "pl-8", UNUSED, "pl-8", 1), (DELETE, "pl-9", DUPLICATE, "pl-9", 1)]  # pl-7 is still referenced
+    assert group_of_arn(other) == (OTHER_SG, "444455556666", "eu-west-1")
+    with pytest.raises(ValueError):
+        group_of_arn("arn:aws:ec2:eu-west-1:444455556666:vpc/vpc-1")
+
+
+def test_a_modify_plan_knows_what_the_list_must_hold():
+    current = AddressList("pl-1", ARN, IPV4, 7, 10, frozenset(cidrs(5)))
+    plan = plan_group_lists(member_addresses(INTERFACES[:2], SG, PRIVATE), ARN, SG, "111122223333", "us-east-1", {(ARN, IPV4): current})[0]
+    assert plan.action == MODIFY and plan.key == "pl-1" and plan.placeholder is None
+    assert set(plan.wanted) == {"10.0.0.1/32", "10.0.0.11/32", "10.0.0.2/32"}
