@@ -20,7 +20,14 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 from ansible_collections.classiclink.mirror.plugins.module_utils.model import Instance, Link, SecurityGroup, Snapshot, Vpc
 from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import home_sources, source_targets
 from ansible_collections.classiclink.mirror.plugins.module_utils.rules import EGRESS, GROUP, INGRESS, RuleError, RuleSet, flatten
-from ansible_collections.classiclink.mirror.plugins.module_utils.scope import BotoCoreError, ClientError, ResponseParserError, Scope, error_text
+from ansible_collections.classiclink.mirror.plugins.module_utils.scope import (
+    BotoCoreError,
+    ClientError,
+    ResponseParserError,
+    Scope,
+    error_text,
+    run_concurrently,
+)
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import (
     LINK_TAG_KEYS,
     MIRRORED_FROM_TAG,
@@ -239,6 +246,55 @@ def load_remote(scope: Scope, target: TargetScope, home: Snapshot, link_tag_keys
             _normalise_origins(part, home.home, target)
     _load_referenced_names(scope, part)
     return part
+
+
+def read_other_scopes(module, home: Scope, snapshot: Snapshot, refs: Sequence[str], options, every_source: bool = False):
+    """Connect to and read every other scope the run needs (targets of the sources, and scopes their mirroredTo
+    records name), in parallel within O(concurrency), and merge them into ``snapshot``.
+
+    -> ({scope: Scope} reached, {scope: Problem} not reached: no target_role_arn for another account, role not
+    assumable, describe refused). ``refs``: the requested sources (ids or names); ``every_source``: every source of
+    the home scope (all_sources, prune)."""
+    if every_source:
+        sources = [group for group in home_sources(snapshot)
+                   if source_targets(snapshot, group, options.link_tag_keys).keys or record_keys(group.tags)]
+    else:
+        wanted = set(ref.strip() for ref in refs)
+        sources = [group for group in home_sources(snapshot) if group.id in wanted or group.name in wanted]
+    needed = scopes_to_read(snapshot, sources, options.link_tag_keys, options.targets)
+    if not needed:
+        return {}, {}
+    params = module.params
+    reached, parts, problems = {}, {}, {}
+
+    def read(target: TargetScope) -> None:
+        scope, problem = home.other(module, target, params.get("target_role_arn"), params.get("target_role_external_id"),
+                                    params.get("role_session_name"))
+        if problem is not None:
+            problems[target] = problem
+            return
+        try:
+            parts[target] = load_remote(scope, target, snapshot, options.link_tag_keys, options.targets)
+        except (BotoCoreError, ClientError, ResponseParserError) as exc:
+            problems[target] = scope.unreachable(exc)
+            return
+        reached[target] = scope
+
+    run_concurrently(sorted(needed), read, params.get("concurrency") or 1)
+    for target in sorted(parts):
+        snapshot.merge(parts[target], target)
+    snapshot.scope_errors.update((target, problem.message) for target, problem in problems.items())
+    return reached, problems
+
+
+def scope_warnings(snapshot: Snapshot, problems: Mapping) -> list:
+    """A warning per scope that only a mirroredTo record names and that the run could not read: its mirrors
+    are kept in the record (never dropped unseen) and their orphans are not looked for."""
+    warnings = []
+    for target, problem in sorted(problems.items()):
+        warnings.append("%s (named by a source's record of its mirrors, or a target) was not read: %s; mirrors there are kept "
+                        "in the record and not pruned" % (target.label, problem.message))
+    return warnings
 
 
 def scopes_to_read(snapshot: Snapshot, sources: Iterable[SecurityGroup], link_tag_keys: Sequence[str] = LINK_TAG_KEYS,

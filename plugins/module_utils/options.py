@@ -9,6 +9,14 @@ from __future__ import annotations
 from ansible_collections.classiclink.mirror.plugins.module_utils.guardrails import parse_guardrails
 from ansible_collections.classiclink.mirror.plugins.module_utils.scope import DEFAULT_CONCURRENCY, role_account
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import LINK_TAG_KEYS, is_vpc_id
+from ansible_collections.classiclink.mirror.plugins.module_utils.targets import (
+    ACCOUNT_PLACEHOLDER,
+    DEFAULT_PARTITION,
+    ROLE_ARN_PATTERN,
+    TargetScope,
+    partition_for_region,
+    read_targets_option,
+)
 
 COMMON_ARGS = dict(
     link_tag_keys=dict(type="list", elements="str", default=list(LINK_TAG_KEYS), no_log=False),
@@ -18,6 +26,16 @@ COMMON_ARGS = dict(
     role_external_id=dict(type="str"),
     role_session_name=dict(type="str", default="classiclink-mirror"),
     account_id=dict(type="str"),
+)
+
+
+# Targets in other accounts and regions (issue 11), shared by the group and info modules.
+TARGET_ARGS = dict(
+    targets=dict(type="list", elements="str"),
+    target_role_arn=dict(type="str"),
+    target_role_external_id=dict(type="str"),
+    references=dict(type="str", choices=["drop", "addresses"], default="drop"),
+    address_kind=dict(type="str", choices=["private", "public"], default="private"),
 )
 
 
@@ -60,3 +78,28 @@ def check_common(module) -> None:
         for value in values:
             if not (is_vpc_id(value.strip()) or (option == "classic_vpc_id" and value == "default")):
                 module.fail_json(msg="%s: %r is not a VPC id (expected vpc- and 8 or 17 hex digits)" % (option, value))
+
+
+def targets_option_of(module, home: TargetScope = None):
+    """The targets option read against the home scope (None when not given); fails the module naming the bad
+    entries and the accepted forms, before any AWS call."""
+    values = module.params.get("targets")
+    if values is None:
+        return None
+    if home is None:
+        region = module.region or ""
+        home = TargetScope(partition_for_region(region) if region else DEFAULT_PARTITION, "", region)
+    parsed = read_targets_option(values, home)
+    if parsed.error:
+        module.fail_json(msg=parsed.error)
+    return parsed
+
+
+def check_targets(module) -> None:
+    """The target options' own checks (before any AWS call)."""
+    params = module.params
+    template = params.get("target_role_arn")
+    if template and not ROLE_ARN_PATTERN.match(template.replace(ACCOUNT_PLACEHOLDER, "123456789012")):
+        module.fail_json(msg="target_role_arn: %r is not an IAM role ARN (expected arn:aws:iam::{account}:role/NAME, "
+                             "{account} being replaced by each target's account)" % template)
+    targets_option_of(module)

@@ -247,7 +247,9 @@ def planned_mirrors(plan: Plan, outcome: Outcome) -> Dict[str, str]:
     for index, pair in enumerate(plan.pairs):
         if pair.removal or pair.error or not pair.source_id or not pair.mirror_id or outcome.problem(index) is not None:
             continue
-        mirrors[pair.source_id] = outcome.resolve(pair.mirror_id)
+        if pair.scope is not None:
+            continue  # ClassicLink links instances to VPCs of their own account and region only
+        mirrors.setdefault(pair.source_id, outcome.resolve(pair.mirror_id))
     return mirrors
 
 

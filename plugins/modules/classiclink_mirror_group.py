@@ -806,11 +806,21 @@ mirrors_total:
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.aws_module import MirrorAWSModule
 
-from ansible_collections.classiclink.mirror.plugins.module_utils.apply_groups import GroupExecutor
+from dataclasses import replace
+
+from ansible_collections.classiclink.mirror.plugins.module_utils.apply_groups import ScopedExecutor
 from ansible_collections.classiclink.mirror.plugins.module_utils.apply_links import LinkExecutor
 from ansible_collections.classiclink.mirror.plugins.module_utils.audit import add_usage, mirror_usage
-from ansible_collections.classiclink.mirror.plugins.module_utils.describe import interface_groups, load_snapshot
-from ansible_collections.classiclink.mirror.plugins.module_utils.options import COMMON_ARGS, GUARDRAIL_ARGS, check_common, guardrails_of
+from ansible_collections.classiclink.mirror.plugins.module_utils.describe import interface_groups, load_snapshot, read_other_scopes, scope_warnings
+from ansible_collections.classiclink.mirror.plugins.module_utils.options import (
+    COMMON_ARGS,
+    GUARDRAIL_ARGS,
+    TARGET_ARGS,
+    check_common,
+    check_targets,
+    guardrails_of,
+    targets_option_of,
+)
 from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import MirrorOptions, declared_sources, planned_mirrors
 from ansible_collections.classiclink.mirror.plugins.module_utils.plan_groups import plan_pairs
 from ansible_collections.classiclink.mirror.plugins.module_utils.plan_links import ERROR, LinkOptions, plan_links
@@ -855,15 +865,17 @@ def main():
         usage_audit=dict(type="bool", default=False),
         link_instances=dict(type="bool", default=False),
         enable_classiclink=dict(type="bool", default=False),
+        **TARGET_ARGS,
         **GUARDRAIL_ARGS,
         **COMMON_ARGS,
     )
     module = MirrorAWSModule(
         argument_spec=argument_spec,
-        mutually_exclusive=[("source_group", "source_groups", "all_sources")],
+        mutually_exclusive=[("source_group", "source_groups", "all_sources"), ("vpc_id", "targets")],
         supports_check_mode=True,
     )
     check_common(module)
+    check_targets(module)
     params = module.params
     if params["rules_quota"] < 1:
         module.fail_json(msg="rules_quota must be 1 or more, got %d" % params["rules_quota"])
@@ -883,26 +895,36 @@ def main():
         prune=params["prune"],
         prune_vpc_ids=tuple(params["prune_vpc_ids"] or params["vpc_ids"] or ()) or None,
         guardrails=guardrails_of(module),
+        references=params["references"],
+        address_kind=params["address_kind"],
     )
 
     link_instances = params["link_instances"]
-    if link_instances and (options.vpc_id or params["state"] == "absent"):
+    if link_instances and (options.vpc_id or params["targets"] is not None or params["state"] == "absent"):
         module.fail_json(msg="link_instances follows the link tags: it cannot be combined with vpc_id or state=absent; "
                              "link with classiclink.mirror.classiclink_instance_link after this call")
 
     scope = Scope.of_module(module)
+    targets_option = targets_option_of(module)
     try:
         snapshot = load_snapshot(scope, options.link_tag_keys, refs, classic_vpc_id=params["classic_vpc_id"], name_references=True,
-                                 with_links=link_instances, tolerate_link_errors=True, target_names_only=options.vpc_id is None)
+                                 with_links=link_instances, tolerate_link_errors=True, target_names_only=options.vpc_id is None,
+                                 home=lambda need: scope.home_target(module, need), targets_option=targets_option)
     except (BotoCoreError, ClientError, ResponseParserError) as e:
         module.fail_json_aws(e, msg="Could not describe the security groups, VPCs%s of this region" % (
             ", instances or ClassicLinks" if link_instances else ""))
+    if targets_option is not None:
+        options = replace(options, targets=targets_option_of(module, snapshot.home))
     if params["all_sources"]:
         refs = [group.id for group in declared_sources(snapshot, options.link_tag_keys, params["vpc_ids"])]
 
+    # Other accounts and regions: each read once (in parallel), shared by every pair; one that cannot be reached fails its pairs.
+    others, problems_by_scope = read_other_scopes(module, scope, snapshot, refs, options, every_source=params["all_sources"] or params["prune"])
+    options = replace(options, scope_problems=problems_by_scope)
+
     # Mirror, link, prune: one snapshot, in that order (instances leave a retargeted mirror before it is deleted).
     plan = plan_pairs(snapshot, refs, options)
-    executor = GroupExecutor(scope, params["concurrency"])
+    executor = ScopedExecutor(scope, others, params["concurrency"])
     real = not module.check_mode
     if real and plan.changed:
         executor.apply_converging(plan)
@@ -921,11 +943,13 @@ def main():
                 links_error = "Could not enable ClassicLink on %s: %s" % (", ".join(links.enable_vpcs), error_text(e))
                 problems.append(links_error)
                 links = None
-    if real and plan.changed:
+    if real and (plan.changed or plan.records):
         executor.apply_removals(plan)
 
     changed = plan.changed or bool(links and links.changed)
     result = plan_result(plan, executor.outcome if real else None)
+    for warning in scope_warnings(snapshot, problems_by_scope):
+        module.warn(warning)
     for entry in result["groups"]:
         for warning in entry["warnings"]:
             module.warn(warning)
