@@ -13,10 +13,10 @@ writes into ``iam/``:
 
 * ``source-policy.json``: the identity policy of the principal that runs the
   modules or the role (describes, the source-side tags, ClassicLink, the
-  mirrors in the target VPCs of its own account, ``sts:AssumeRole`` on the
-  target roles of other accounts);
+  mirrors in the target VPCs of its own account and the address lists of
+  their regions, ``sts:AssumeRole`` on the target roles of other accounts);
 * per other account ``A`` of a target VPC: ``target-policy-A.json`` (the
-  mirrors in A's target VPCs) and ``trust-policy-A.json`` (who may assume the
+  mirrors in A's target VPCs, the address lists of their regions) and ``trust-policy-A.json`` (who may assume the
   role that carries it).
 
 ``make iam-policy IAM_ARGS="..."`` runs this; ``make iam-policy`` alone
@@ -42,17 +42,22 @@ from typing import Dict, List, Optional, Sequence, Tuple
 MIRRORED_FROM_TAG = "classiclinkmirror:mirroredFromClassicSecurityGroupId"
 MIRRORED_TO_TAG = "classiclinkmirror:mirroredToVpcSecurityGroupId"
 LINK_TAG_KEYS = ("classiclinkmirror:linkToVPC", "classicmirror:linkToVPC")
+# The tag of an address list (plugins/module_utils/addresses.py; a test checks it is the same).
+ADDRESSES_OF_TAG = "classiclinkmirror:addressesOf"
 
 # What the code calls (tests/security/test_least_privilege.py compares with the code).
 SOURCE_DESCRIBES = (
     "ec2:DescribeClassicLinkInstances",
     "ec2:DescribeInstances",
+    "ec2:DescribeManagedPrefixLists",
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeVpcClassicLink",
     "ec2:DescribeVpcs",
 )
-TARGET_DESCRIBES = ("ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs")
+TARGET_DESCRIBES = ("ec2:DescribeManagedPrefixLists", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs")
+# Address lists (references: addresses): customer-managed prefix lists tagged addressesOf, in the target scopes.
+ADDRESS_LIST_ACTIONS = ("ec2:DeleteManagedPrefixList", "ec2:GetManagedPrefixListEntries", "ec2:ModifyManagedPrefixList")
 RULE_ACTIONS = (
     "ec2:AuthorizeSecurityGroupEgress",
     "ec2:AuthorizeSecurityGroupIngress",
@@ -221,6 +226,26 @@ def groups_of(partition: str, account: str, regions: Sequence[str]) -> List[str]
     return ["arn:%s:ec2:%s:%s:security-group/*" % (partition, region, account) for region in sorted(set(regions))]
 
 
+def lists_of(partition: str, account: str, regions: Sequence[str]) -> List[str]:
+    return ["arn:%s:ec2:%s:%s:prefix-list/*" % (partition, region, account) for region in sorted(set(regions))]
+
+
+def address_list_statements(dep: Deployment, account: str) -> List[dict]:
+    """Address lists (``references: addresses``) in the target scopes of ``account``: created only
+    tagged addressesOf, changed, read and deleted only while they carry that tag."""
+    lists = lists_of(dep.partition, account, [vpc.region for vpc in dep.targets_in(account)])
+    return [
+        statement("CreateAddressListsTaggedAtCreation", ["ec2:CreateManagedPrefixList"], lists,
+                  {"Null": {f"aws:RequestTag/{ADDRESSES_OF_TAG}": "false"}}),
+        statement("TagAddressListsInTheCreateCall", ["ec2:CreateTags"], lists, {
+            "StringEquals": {"ec2:CreateAction": "CreateManagedPrefixList"},
+            "ForAllValues:StringEquals": {"aws:TagKeys": ADDRESSES_OF_TAG},
+            "Null": {"aws:TagKeys": "false"},
+        }),
+        statement("ManageAddressLists", ADDRESS_LIST_ACTIONS, lists, {"Null": {f"aws:ResourceTag/{ADDRESSES_OF_TAG}": "false"}}),
+    ]
+
+
 def mirror_statements(dep: Deployment, account: str) -> List[dict]:
     """Create and manage mirrors in the target VPCs of ``account`` (any account: the policy is the same)."""
     vpcs = dep.targets_in(account)
@@ -323,6 +348,7 @@ def source_policy(dep: Deployment) -> dict:
     statements = [statement("ReadRegion", SOURCE_DESCRIBES, ["*"])]
     if dep.targets_in(dep.source_account):
         statements += mirror_statements(dep, dep.source_account)
+        statements += address_list_statements(dep, dep.source_account)
     statements += source_statements(dep)
     statements += classiclink_statements(dep)
     others = [account for account in dep.accounts() if account != dep.source_account]
@@ -332,7 +358,8 @@ def source_policy(dep: Deployment) -> dict:
 
 
 def target_policy(dep: Deployment, account: str) -> dict:
-    return policy([statement("ReadTargetRegions", TARGET_DESCRIBES, ["*"]), *mirror_statements(dep, account)])
+    return policy([statement("ReadTargetRegions", TARGET_DESCRIBES, ["*"]), *mirror_statements(dep, account),
+                   *address_list_statements(dep, account)])
 
 
 def trust_policy(dep: Deployment, account: str) -> dict:

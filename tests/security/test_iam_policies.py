@@ -134,6 +134,50 @@ def create_group(vpc_id: str, tagset: Dict[str, str], account: str = ACCOUNT, re
     return Call(f"CreateSecurityGroup in {vpc_id} tagged {sorted(tagset)}", tuple(requests))
 
 
+AO = gen.ADDRESSES_OF_TAG
+LIST_ACTIONS = gen.ADDRESS_LIST_ACTIONS  # Modify, Delete, GetEntries
+
+
+@dataclass(frozen=True)
+class PrefixList:
+    id: str
+    tags: Dict[str, str] = field(default_factory=dict)
+    account: str = ACCOUNT
+    region: str = REGION
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:ec2:{self.region}:{self.account}:prefix-list/{self.id}"
+
+    def context(self) -> dict:
+        return {f"aws:ResourceTag/{k}": v for k, v in self.tags.items()}
+
+
+ADDRESS_LIST = PrefixList("pl-0aaaaaaaaaaaaaaa1", {AO: SOURCE.arn})  # an address list of the example's scope
+OFFICE_LIST = PrefixList("pl-0bbbbbbbbbbbbbbb1", {"Name": "office"})  # the user's own list
+WEST_LIST = PrefixList("pl-0ccccccccccccccc1", {AO: SOURCE.arn}, region=WEST)  # a region with no target
+X_LIST = PrefixList("pl-0eeeeeeeeeeeeeee1", {AO: SOURCE.arn}, OTHER_ACCOUNT, "eu-west-1")
+
+
+def on_list(prefix_list: PrefixList, action: str) -> Call:
+    return Call(f"{action} on {prefix_list.id}", (Request(action, prefix_list.arn, prefix_list.context()),))
+
+
+def create_list(tagset: Dict[str, str], account: str = ACCOUNT, region: str = REGION) -> Call:
+    """CreateManagedPrefixList with TagSpecifications: the new list, and CreateTags at creation."""
+    new = PrefixList("pl-0fffffffffffffff1", {}, account, region)
+    request_tags = {**{f"aws:RequestTag/{k}": v for k, v in tagset.items()}, "aws:TagKeys": list(tagset)} if tagset else {}
+    requests = [Request("ec2:CreateManagedPrefixList", new.arn, request_tags)]
+    if tagset:
+        requests.append(Request("ec2:CreateTags", new.arn, {**request_tags, "ec2:CreateAction": "CreateManagedPrefixList"}))
+    return Call(f"CreateManagedPrefixList in {account} {region} tagged {sorted(tagset)}", tuple(requests))
+
+
+def tag_list(prefix_list: PrefixList, tagset: Dict[str, str]) -> Call:
+    ctx = {**prefix_list.context(), "aws:TagKeys": list(tagset), **{f"aws:RequestTag/{k}": v for k, v in tagset.items()}}
+    return Call(f"CreateTags {sorted(tagset)} on {prefix_list.id}", (Request("ec2:CreateTags", prefix_list.arn, ctx),))
+
+
 def instance_arn(account: str = ACCOUNT, region: str = REGION) -> str:
     return f"arn:aws:ec2:{region}:{account}:instance/{INSTANCE}"
 
@@ -258,6 +302,16 @@ CASES: List[Case] = [
     deny("default", detach(OTHER_VPC), "unlinking from a VPC that is not a target"),
     deny("default", enable(OTHER_VPC), "enabling ClassicLink elsewhere"),
     deny("default", assume(OTHER_ACCOUNT), "single-account policy: no role to assume"),
+    # ---- address lists (references: addresses): prefix lists tagged addressesOf in the target scopes ----
+    allow("default", create_list({AO: SOURCE.arn}), "an address list, tagged in the create call, in the target scope"),
+    *(allow("default", on_list(ADDRESS_LIST, a), "keep an address list exact, read it, prune it") for a in LIST_ACTIONS),
+    deny("default", create_list({}), "an untagged prefix list"),
+    deny("default", create_list({AO: SOURCE.arn, "Name": "x"}), "only the addressesOf tag in the create call"),
+    deny("default", create_list({AO: SOURCE.arn}, region=WEST), "a region with no target VPC"),
+    deny("default", create_list({AO: SOURCE.arn}, OTHER_ACCOUNT, "eu-west-1"), "another account (its role's policy)"),
+    *(deny("default", on_list(OFFICE_LIST, a), "the user's own prefix lists are never read, changed or deleted") for a in LIST_ACTIONS),
+    *(deny("default", on_list(WEST_LIST, a), "address lists of a region with no target") for a in LIST_ACTIONS),
+    deny("default", tag_list(OFFICE_LIST, {AO: SOURCE.arn}), "adopting the user's list as an address list (then changing it)"),
     # ---- opt-ins: what they add, and what they still refuse ----
     allow("opt-ins", create_tags(UNTAGGED_IN_TARGET, tags(mf=SOURCE.id)), "adopt: a same-name group of a target VPC"),
     deny("opt-ins", create_tags(OUTSIDE, tags(mf=SOURCE.id)), "adopt still stops at the target VPCs"),
@@ -296,6 +350,12 @@ CASES: List[Case] = [
     deny("cross-target", create_tags(X_GROUP, tags(mt=X_MIRROR.id)), "no source-side tags in the target account"),
     deny("cross-target", attach(X_TARGET, [X_MIRROR]), "no ClassicLink across accounts"),
     deny("cross-target", describe("ec2:DescribeInstances"), "only the target side's describes"),
+    allow("cross-target", create_list({AO: SOURCE.arn}, OTHER_ACCOUNT, "eu-west-1"), "address lists in the target scope"),
+    *(allow("cross-target", on_list(X_LIST, a), "... kept exact and pruned there") for a in LIST_ACTIONS),
+    allow("cross-target", describe("ec2:DescribeManagedPrefixLists"), "finding them"),
+    deny("cross-target", create_list({AO: SOURCE.arn}), "not in the source account"),
+    deny("cross", create_list({AO: SOURCE.arn}, OTHER_ACCOUNT, "eu-west-1"), "the other account's lists: through its role only"),
+    allow("cross", create_list({AO: SOURCE.arn}, region=WEST), "a same-account target in another region has its lists there"),
 ]
 
 
@@ -495,6 +555,12 @@ def test_generator_tag_keys_are_the_collections():
                  for target in node.targets if isinstance(target, ast.Name) and target.id in wanted}
     assert (gen.MIRRORED_FROM_TAG, gen.MIRRORED_TO_TAG, gen.LINK_TAG_KEYS) == (
         constants["MIRRORED_FROM_TAG"], constants["MIRRORED_TO_TAG"], tuple(constants["LINK_TAG_KEYS"]))
+
+
+def test_generator_address_list_tag_is_the_collections():
+    from ansible_collections.classiclink.mirror.plugins.module_utils.addresses import ADDRESSES_OF_TAG
+
+    assert gen.ADDRESSES_OF_TAG == ADDRESSES_OF_TAG
 
 
 def test_generator_cli_writes_one_file_per_policy(tmp_path):

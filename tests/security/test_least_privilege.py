@@ -159,7 +159,18 @@ def test_only_describes_are_unscoped_and_changes_to_existing_groups_need_the_mir
                 else:  # the VPC side: the target VPCs, by exact ARN
                     assert all(":vpc/vpc-" in r and not r.endswith("*") for r in resources), st["Sid"]
         tag_on_create = [st for st in statements(policy) if st.get("Condition", {}).get("StringEquals", {}).get("ec2:CreateAction")]
-        assert [st["Condition"]["StringEquals"]["ec2:CreateAction"] for st in tag_on_create] == ["CreateSecurityGroup"] * len(tag_on_create)
+        for st in tag_on_create:  # tags in a create call: of a mirror (security group) or of an address list (prefix list)
+            create_action = st["Condition"]["StringEquals"]["ec2:CreateAction"]
+            kind = {"CreateSecurityGroup": ":security-group/*", "CreateManagedPrefixList": ":prefix-list/*"}[create_action]
+            assert all(r.endswith(kind) for r in as_list(st["Resource"])), st["Sid"]
+        prefix_list_changes = {"ec2:ModifyManagedPrefixList", "ec2:DeleteManagedPrefixList", "ec2:GetManagedPrefixListEntries"}
+        for st in statements(policy):
+            actions = set(as_list(st["Action"]))
+            if actions & prefix_list_changes:  # only lists carrying the addressesOf tag
+                assert actions <= prefix_list_changes and st["Condition"] == {
+                    "Null": {f"aws:ResourceTag/{iam_policy.ADDRESSES_OF_TAG}": "false"}}, st["Sid"]
+            if "ec2:CreateManagedPrefixList" in actions:
+                assert st["Condition"] == {"Null": {f"aws:RequestTag/{iam_policy.ADDRESSES_OF_TAG}": "false"}}, st["Sid"]
 
 
 # --------------------------------------------------------------------------- what moto enforces
@@ -263,6 +274,9 @@ def mirror_of(ec2: Any, source: str, vpc: str) -> dict | None:
 # Actions the code calls (so the policy lists them) that the full playbook run does not make yet.
 NOT_IN_THE_PLAYBOOK_RUN = {
     "ec2:DescribeNetworkInterfaces": "usage audit (describe.interface_groups, audit.py), not called by the mirror playbook yet",
+    **{action: "address lists (references: addresses, address_lists.py): the default run drops references"
+       for action in ("ec2:DescribeManagedPrefixLists", "ec2:GetManagedPrefixListEntries", "ec2:CreateManagedPrefixList",
+                      "ec2:ModifyManagedPrefixList", "ec2:DeleteManagedPrefixList")},
 }
 PLAYBOOK_ARGS = ("-e", "mirror_classic_vpc_id=default", "-e", "mirror_prune=true", "-e", "mirror_enable_classiclink=true")
 
