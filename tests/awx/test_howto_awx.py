@@ -38,7 +38,7 @@ def awx_tasks() -> list[tuple[str, dict]]:
 
 def test_the_awx_tasks_use_existing_options():
     tasks = awx_tasks()
-    modules = sorted({m for m, _ in tasks})
+    modules = sorted({module for module, _args in tasks})
     assert {"awx.awx.credential_type", "awx.awx.credential", "awx.awx.inventory_source", "awx.awx.job_template",
             "awx.awx.schedule", "awx.awx.execution_environment"} <= set(modules), modules
     proc = subprocess.run([str(REPO_ROOT / ".venv" / "bin" / "ansible-doc"), "--json", *modules],
@@ -56,7 +56,7 @@ def test_the_awx_tasks_use_existing_options():
 
 
 def test_the_custom_credential_type_injects_the_playbooks_variable():
-    (_, credential_type), = [(m, a) for m, a in awx_tasks() if m == "awx.awx.credential_type"]
+    (credential_type,) = [args for module, args in awx_tasks() if module == "awx.awx.credential_type"]
     assert credential_type["kind"] in ("cloud", "net")
     fields = {f["id"] for f in credential_type["inputs"]["fields"]}
     injected = credential_type["injectors"]["extra_vars"]

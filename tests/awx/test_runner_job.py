@@ -150,7 +150,6 @@ class Job:
     def of(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e.get("event") == kind]
 
-
     def command(self) -> list[str]:
         """The command line runner ran (it records it in the artifacts)."""
         return json.loads((self.directory / "artifacts" / self.ident / "command").read_text())["command"]
