@@ -111,9 +111,11 @@ def _is_ours(description: dict) -> bool:
 
 def load_lists(scope: Scope, account: Optional[str] = None) -> ScopeLists:
     """The scope's address lists with their entries: one describe, then one paginated
-    GetManagedPrefixListEntries per list of ours. ``account`` (default: ``scope.account``
-    when the scope has one) narrows the describe to the account's own lists."""
-    account = account or getattr(scope, "account", None)
+    GetManagedPrefixListEntries per list of ours. ``account`` (default: the account of
+    ``scope.target`` once known) narrows the describe to the account's own lists; without
+    it every list the scope sees is described and ours are kept by their tag."""
+    if account is None:
+        account = getattr(getattr(scope, "target", None), "account", None)
     params = {"Filters": [{"Name": "owner-id", "Values": [account]}]} if account else {}
     found = []
     for description in scope.paginate("describe_managed_prefix_lists", "PrefixLists", **params):
