@@ -495,11 +495,8 @@ def _with_records(planner: _Planner, plan: Plan) -> Plan:
     snapshot, home = planner.snapshot, planner.home
     by_source: Dict[str, List[int]] = {}
     for index, pair in enumerate(plan.pairs):
-        if pair.source is not None and snapshot.is_home_group(pair.source.id) and not pair.referenced_only:
+        if pair.source is not None and snapshot.is_home_group(pair.source.id):
             by_source.setdefault(pair.source.id, []).append(index)
-    for index, pair in enumerate(plan.pairs):  # referenced-only pairs of a record source join it
-        if pair.referenced_only and pair.source is not None and pair.source.id in by_source:
-            by_source[pair.source.id].append(index)
     records: Dict[str, SourceRecord] = {}
     for source_id, indices in by_source.items():
         pairs = [plan.pairs[index] for index in indices]
@@ -511,9 +508,14 @@ def _with_records(planner: _Planner, plan: Plan) -> Plan:
             accounted.update(pair.delete_ids)
             if pair.mirror is not None:
                 accounted.add(pair.mirror.id)
-        kept = [location for location in current_record(snapshot, source) if not snapshot.was_read(location.scope)]
+        only_referenced = all(pair.referenced_only for pair in pairs)
+        # A source the run only refers to keeps every mirror it has (its own run decides about them); else the
+        # record keeps mirrors of scopes the run did not read, and other scopes' mirrors no pair deals with.
+        kept = [location for location in current_record(snapshot, source)
+                if only_referenced or not snapshot.was_read(location.scope)]
         kept.extend(GroupLocation(snapshot.scope_of_group(group.id), group.id) for group in snapshot.mirrors()
-                    if group.mirrored_from == source_id and group.id not in accounted and snapshot.scope_of_group(group.id) != home)
+                    if group.mirrored_from == source_id and group.id not in accounted
+                    and (only_referenced or snapshot.scope_of_group(group.id) != home))
         links = {}
         if planner.options.targets is not None and planner.options.targets.targets:
             text = ",".join(target.text(home) for target in planner.options.targets.targets)

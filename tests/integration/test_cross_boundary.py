@@ -21,7 +21,6 @@ from tests.integration.ec2_world import (
     group_named,
     make_group,
     make_vpc,
-    mutating,
     rules,
     tags,
     tcp,
@@ -61,6 +60,11 @@ def account_ec2(moto):
 def ok(result):
     assert result.rc == 0, result.get("msg")
     return result
+
+
+def mutating(moto):
+    """Mutating EC2 calls (STS AssumeRole is recorded as mutating, and changes nothing)."""
+    return [call["action"] for call in moto.mutating_calls() if call["service"] == "ec2"]
 
 
 def by_region(calls):
@@ -107,3 +111,100 @@ def test_cross_region_mirror_then_no_op(run_module, moto, ec2, ec2_client):
     assert again["changed"] is False and mutating(moto) == []
     for region, count in by_region(moto.calls()).items():
         assert count <= READS_PER_NOOP, (region, actions(moto.calls()))
+
+
+def test_cross_account_needs_target_role_arn_then_mirrors_with_it(run_module, moto, ec2, account_ec2):
+    other = account_ec2(OTHER_ACCOUNT)
+    target = make_vpc(other, "10.40.0.0/16", classiclink=False)
+    source_vpc = make_vpc(ec2, "10.20.0.0/16", classiclink=False)
+    web = make_group(ec2, "web", vpc_id=source_vpc, link=vpc_arn("us-east-1", OTHER_ACCOUNT, target))
+    allow(ec2, web, tcp(22, cidr="192.0.2.0/24"))
+    moto.reset_calls()
+
+    refused = run_module(MODULE, {"source_group": web})
+    assert refused.rc != 0 and mutating(moto) == []
+    (entry,) = refused["groups"]
+    assert entry["code"] == "no_target_role" and "target_role_arn" in entry["error"] and OTHER_ACCOUNT in entry["error"]
+
+    moto.reset_calls()
+    args = {"source_group": web, "target_role_arn": ROLE, "target_role_external_id": "mirror-ext"}
+    ok(run_module(MODULE, args))
+    first = moto.calls()
+    mirror = group_named(other, target, "web")
+    assert mirror is not None and mirror["OwnerId"] == OTHER_ACCOUNT
+    assert tags(mirror)[MIRRORED_FROM] == group_arn("us-east-1", HOME_ACCOUNT, web)
+    assert ("tcp", 22, 22, "192.0.2.0/24", None) in rules(mirror)
+    assert tags(describe(ec2, web))[MIRRORED_TO] == group_arn("us-east-1", OTHER_ACCOUNT, mirror["GroupId"])
+    assert [call["action"] for call in first if call["service"] == "sts"].count("AssumeRole") == 1
+    assert len([call for call in first if call["service"] == "ec2"]) <= 2 * 15 + 3
+
+    moto.reset_calls()
+    again = ok(run_module(MODULE, args))
+    assert again["changed"] is False and mutating(moto) == []
+    assert len([call for call in moto.calls() if call["service"] == "ec2"]) <= 2 * READS_PER_NOOP
+
+
+def test_one_source_into_three_vpcs_in_two_regions_and_two_accounts_then_retarget_and_prune(run_module, moto, ec2, ec2_client,
+                                                                                             account_ec2):
+    eu = ec2_client("eu-west-1")
+    other = account_ec2(OTHER_ACCOUNT, "eu-west-1")
+    source_vpc = make_vpc(ec2, "10.20.0.0/16", classiclink=False)
+    home_target = make_vpc(ec2, "10.21.0.0/16", classiclink=False)
+    eu_target = make_vpc(eu, "10.30.0.0/16", classiclink=False)
+    other_target = make_vpc(other, "10.40.0.0/16", classiclink=False)
+    link = ",".join([home_target, vpc_arn("eu-west-1", HOME_ACCOUNT, eu_target), vpc_arn("eu-west-1", OTHER_ACCOUNT, other_target)])
+    web = make_group(ec2, "web", vpc_id=source_vpc, link=link)
+    app = make_group(ec2, "app", vpc_id=source_vpc, link=link)
+    allow(ec2, web, tcp(443, cidr="10.0.0.0/8"), tcp(8080, group=app))
+    args = {"all_sources": True, "target_role_arn": ROLE, "prune": True}
+    moto.reset_calls()
+
+    check = ok(run_module(MODULE, args, check=True, diff=True))
+    assert mutating(moto) == [] and len(check["groups"]) == 6
+    assert {(e["target"]["account"], e["target"]["region"]) for e in check["groups"]} == {
+        (HOME_ACCOUNT, "us-east-1"), (HOME_ACCOUNT, "eu-west-1"), (OTHER_ACCOUNT, "eu-west-1")}
+
+    moto.reset_calls()
+    ok(run_module(MODULE, args))
+    first = moto.calls()
+    mirrors = {}
+    for client, vpc in ((ec2, home_target), (eu, eu_target), (other, other_target)):
+        web_mirror, app_mirror = group_named(client, vpc, "web"), group_named(client, vpc, "app")
+        assert web_mirror and app_mirror, vpc
+        # the reference to another managed source becomes that source's mirror in the same VPC
+        assert ("tcp", 8080, 8080, app_mirror["GroupId"], None) in rules(web_mirror)
+        mirrors[vpc] = web_mirror["GroupId"]
+    assert tags(group_named(ec2, home_target, "web"))[MIRRORED_FROM] == web  # own scope: the bare id, as before
+    record = tags(describe(ec2, web))[MIRRORED_TO].split(",")
+    assert record == [mirrors[home_target], group_arn("eu-west-1", HOME_ACCOUNT, mirrors[eu_target]),
+                      group_arn("eu-west-1", OTHER_ACCOUNT, mirrors[other_target])]
+    # 2 sources, 1 reference: at most 3N + M + 15 calls per scope (calls of two scopes share eu-west-1)
+    per_region = by_region(first)
+    assert per_region["us-east-1"] <= 3 * 2 + 1 + 15 and per_region["eu-west-1"] <= 2 * (3 * 2 + 1 + 15), per_region
+
+    moto.reset_calls()
+    again = ok(run_module(MODULE, args))
+    assert again["changed"] is False and mutating(moto) == []
+    per_region = by_region(moto.calls())
+    assert per_region["us-east-1"] <= READS_PER_NOOP and per_region["eu-west-1"] <= 2 * READS_PER_NOOP, per_region
+
+    # Retarget: the other account leaves the tag. Its mirror is an orphan found from the record alone:
+    # without prune it is reported and kept (and stays in the record), with prune deleted.
+    ec2.create_tags(Resources=[web], Tags=[{"Key": LINK_TAG, "Value": ",".join(link.split(",")[:2])}])
+    kept = ok(run_module(MODULE, {"source_group": web, "target_role_arn": ROLE}))
+    assert [o["group_id"] for o in kept["orphans"]] == [mirrors[other_target]]
+    assert kept["orphans"][0]["reason"] == "retargeted"
+    assert group_named(other, other_target, "web") is not None
+    assert group_arn("eu-west-1", OTHER_ACCOUNT, mirrors[other_target]) in tags(describe(ec2, web))[MIRRORED_TO]
+
+    moto.reset_calls()
+    pruned = ok(run_module(MODULE, {"source_group": web, "target_role_arn": ROLE, "prune": True}))
+    removed = [e for e in pruned["groups"] if e["orphan"]]
+    assert [e["mirror_group_id"] for e in removed] == [mirrors[other_target]]
+    assert removed[0]["target"]["account"] == OTHER_ACCOUNT
+    assert group_named(other, other_target, "web") is None
+    assert tags(describe(ec2, web))[MIRRORED_TO].split(",") == [mirrors[home_target], group_arn("eu-west-1", HOME_ACCOUNT, mirrors[eu_target])]
+
+    moto.reset_calls()
+    after = ok(run_module(MODULE, {"source_group": web, "target_role_arn": ROLE, "prune": True}))
+    assert after["changed"] is False and mutating(moto) == []
