@@ -60,6 +60,76 @@ options:
     type: str
 """
 
+    # Targets in other accounts and regions, several targets, address lists (classiclink_mirror_group, classiclink_mirror_info).
+    TARGETS = r"""
+options:
+  targets:
+    description:
+      - The target VPCs of the given sources, overriding their link tags (and written to the link tag, like O(vpc_id),
+        so that later runs read the same declaration). Mutually exclusive with O(vpc_id), which stays as the one-target
+        shorthand.
+      - Each entry is a VPC id (C(vpc-0123456789abcdef0)), a VPC of the source's own account and region, or a VPC ARN
+        C(arn:aws:ec2:REGION:ACCOUNT:vpc/VPC-ID), a VPC of that account and region. An entry may itself hold several
+        targets separated by commas, as the link tag does.
+      - The link tag takes the same forms, several targets separated by commas. A malformed entry fails that source
+        (never any other) with a message naming the tag, the entry and the accepted forms; an unreadable tag never
+        makes a mirror an orphan.
+      - A source gets one mirror per target, each in its own account and region. A mirror in the source's own account
+        and region is tagged C(classiclinkmirror:mirroredFromClassicSecurityGroupId=<source id>) as before; a mirror
+        elsewhere is tagged with the source's ARN, C(arn:aws:ec2:REGION:ACCOUNT:security-group/sg-...).
+      - The source's C(classiclinkmirror:mirroredToVpcSecurityGroupId) tag is the record of all its mirrors, sorted and
+        separated by commas - the bare id of a mirror in its own account and region, the group ARN of one elsewhere -
+        continued in C(classiclinkmirror:mirroredToVpcSecurityGroupId:2), C(:3), ... when it exceeds 256 characters.
+        One mirror in its own scope reads exactly as before. Removing a target from the link tag makes that mirror an
+        orphan, found from this record even when no tag names its account or region any more (deleted with O(prune=true)).
+      - Every account and region the run needs is read once (VPCs, mirrors, and the groups named like a source whose
+        mirror is missing), shared by all pairs, several at once within O(concurrency). One that cannot be reached
+        (role not assumable, region disabled, describe refused) fails its pairs only, naming account, region and role.
+      - ClassicLink links an instance to a VPC of its own account and region only; mirrors in other accounts or regions
+        are not linked by O(classiclink.mirror.classiclink_mirror_group#module:link_instances) (a source with several
+        targets in its own scope links to the first one).
+    type: list
+    elements: str
+    version_added: 0.3.0
+  target_role_arn:
+    description:
+      - The IAM role to assume for a target in another account; C({account}) is replaced by the target's account id,
+        for example C(arn:aws:iam::{account}:role/ClassicLinkMirror). It is assumed with the scope's credentials
+        (those of O(role_arn) when set).
+      - A target in another account without it fails that pair, naming O(target_role_arn) and the account, before any
+        mutating call. A target in the same account and another region uses the scope's own credentials.
+    type: str
+    version_added: 0.3.0
+  target_role_external_id:
+    description:
+      - The external id the trust policy of O(target_role_arn) asks for.
+    type: str
+    version_added: 0.3.0
+  references:
+    description:
+      - What becomes of a group reference that no mirror can stand for in a target VPC (a self reference and a reference
+        to another managed source mirrored into the same VPC always become mirror references).
+      - V(drop) drops it and reports it in RV(classiclink.mirror.classiclink_mirror_group#module:groups[].skipped_references).
+      - V(addresses) makes it a reference to the referenced group's address list in the target's scope, a customer-managed
+        prefix list tagged C(classiclinkmirror:addressesOf=<group ARN>) holding the /32 (or /128) addresses of the group's
+        members; for a mirror in another account or region, a self reference becomes the mirror reference plus the
+        source's own address list, so that the source side's members keep access. A list reference counts as its
+        maximum entries against O(classiclink.mirror.classiclink_mirror_group#module:rules_quota).
+    type: str
+    choices: [drop, addresses]
+    default: drop
+    version_added: 0.3.0
+  address_kind:
+    description:
+      - With O(references=addresses), which addresses of the members the address lists hold - V(private) (every private
+        IPv4 address) or V(public) (public IPv4 addresses, auto-assigned or Elastic IPs; members without one are
+        reported). IPv6 addresses are listed with both.
+    type: str
+    choices: [private, public]
+    default: private
+    version_added: 0.3.0
+"""
+
     # The guardrails option (classiclink_mirror_group, classiclink_mirror_info).
     GUARDRAILS = r"""
 options:

@@ -49,6 +49,7 @@ options:
 extends_documentation_fragment:
   - classiclink.mirror.mirror
   - classiclink.mirror.mirror.guardrails
+  - classiclink.mirror.mirror.targets
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -59,6 +60,11 @@ attributes:
   diff_mode:
     support: none
     description: Nothing to diff; see RV(pairs[].drift).
+notes:
+  - O(targets), O(target_role_arn), O(target_role_external_id), O(references) and O(address_kind) are accepted with the
+    meaning they have for M(classiclink.mirror.classiclink_mirror_group), so that one set of variables drives both
+    modules; this version of the audit still reads the module's own account and region only (mirrors in other
+    accounts or regions are not audited yet).
 seealso:
   - module: classiclink.mirror.classiclink_mirror_group
   - module: classiclink.mirror.classiclink_instance_link
@@ -695,7 +701,7 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.aws_module impo
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.audit import audit
 from ansible_collections.classiclink.mirror.plugins.module_utils.describe import interface_groups, load_snapshot
-from ansible_collections.classiclink.mirror.plugins.module_utils.options import COMMON_ARGS, GUARDRAIL_ARGS, check_common, guardrails_of
+from ansible_collections.classiclink.mirror.plugins.module_utils.options import COMMON_ARGS, GUARDRAIL_ARGS, TARGET_ARGS, check_common, guardrails_of
 from ansible_collections.classiclink.mirror.plugins.module_utils.scope import Scope
 
 try:
@@ -711,6 +717,7 @@ def main():
         prune=dict(type="bool", default=False),
         instances=dict(type="bool", default=True),
         usage_audit=dict(type="bool", default=True),
+        **TARGET_ARGS,
         **GUARDRAIL_ARGS,
         **COMMON_ARGS,
     )
