@@ -61,6 +61,7 @@ attributes:
         read-only way to tell whether the action is still pending.
   diff_mode:
     support: none
+    description: There is nothing to compare; RV(lifecycle_action) shows what was sent.
 notes:
   - "IAM: C(autoscaling:CompleteLifecycleAction) on the group."
   - The moto-based tests of this collection emulate C(CompleteLifecycleAction), which moto does not implement.
