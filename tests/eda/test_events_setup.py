@@ -20,7 +20,7 @@ from ansible_collections.classiclink.mirror.extensions.eda.plugins.event_source.
 
 from tests.support.devpaths import REPO_ROOT
 
-from .cloudtrail import ACCOUNT, CODE_LINK_TAG, authorize_ingress, state_change, tag_call
+from .cloudtrail import ACCOUNT, CODE_LINK_TAG, authorize_ingress, lifecycle_action, state_change, tag_call
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,7 @@ RULE = "mirror-changes-test"
 SG = "sg-0a1b2c3d4e5f60718"
 
 
-def setup_playbook(env: dict[str, str], cwd: Path) -> tuple[int, str]:
+def setup_playbook(env: dict[str, str], cwd: Path, *extra: str) -> tuple[int, str]:
     """Run the playbook by its FQCN, as a user would; return (changed, output)."""
     cmd = [
         ANSIBLE_PLAYBOOK,
@@ -40,6 +40,7 @@ def setup_playbook(env: dict[str, str], cwd: Path) -> tuple[int, str]:
         "-e", f"mirror_events_region={REGION}",
         "-e", f"mirror_events_queue_name={QUEUE}",
         "-e", f"mirror_events_rule_name={RULE}",
+        *extra,
     ]  # fmt: skip
     proc = subprocess.run(cmd, cwd=cwd, env={**env, "ANSIBLE_NOCOLOR": "1"}, capture_output=True, text=True, timeout=240, check=False)
     output = f"rc={proc.returncode}\n--- stdout ---\n{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-3000:]}"
@@ -120,3 +121,41 @@ def test_the_rule_delivers_what_the_source_reads(moto, aws_env, events, sqs, tmp
 
     changes = [ChangeFilter().read(envelope)[0] for envelope in delivered]
     assert all(c is not None and c.region == REGION for c in changes), delivered
+
+
+def cluster_events_vars(tmp_path: Path) -> Path:
+    """The variables file of docs/howto-cluster-across-regions.md (the fenced block starting "# cluster-events.yml")."""
+    howto = (REPO_ROOT / "docs" / "howto-cluster-across-regions.md").read_text()
+    [block] = re.findall(r"```yaml\n(# cluster-events\.yml\n.*?)```", howto, re.DOTALL)
+    path = tmp_path / "cluster-events.yml"
+    path.write_text(block)
+    return path
+
+
+def test_the_cluster_pattern_of_the_howto_delivers_lifecycle_actions_and_address_changes(moto, aws_env, events, sqs, tmp_path):
+    _changed, output = setup_playbook(aws_env, tmp_path, "-e", f"@{cluster_events_vars(tmp_path)}")
+    queue_url = sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"]
+
+    def put(event: dict[str, Any]) -> None:
+        entry = {"Source": event["source"], "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"])}
+        assert events.put_events(Entries=[entry])["FailedEntryCount"] == 0
+
+    instance = "i-0123456789abcdef0"
+    put(lifecycle_action(instance, "33965228-086a-4aeb-8c26-f82ed3bef495", group="db-east", region=REGION))
+    put(lifecycle_action(instance, "87654321-4321-4321-4321-210987654321", group="db-east", region=REGION,
+                         transition="autoscaling:EC2_INSTANCE_TERMINATING"))
+    put(lifecycle_action(instance, "11111111-2222-3333-4444-555555555555", group="web-east", region=REGION))  # not the cluster's
+    put(state_change(instance, "terminated", region=REGION))
+    put(state_change(instance, "pending", region=REGION))  # not a state that changes a list
+    put(authorize_ingress(SG, region=REGION))
+
+    delivered = []
+    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages"):
+        delivered += [json.loads(m["Body"]) for m in messages]
+    kinds = sorted(e["detail"].get("eventName") or e["detail"].get("state") or e["detail"]["LifecycleTransition"] for e in delivered)
+    assert kinds == ["AuthorizeSecurityGroupIngress", "autoscaling:EC2_INSTANCE_LAUNCHING", "autoscaling:EC2_INSTANCE_TERMINATING",
+                     "terminated"], output
+
+    cluster_filter = ChangeFilter(instance_states=("running", "stopped", "terminated"))  # mirror_cluster.yml's
+    changes = [cluster_filter.read(envelope)[0] for envelope in delivered]
+    assert sorted(c.change for c in changes) == ["authorize", "instance_launching", "instance_terminated", "instance_terminating"]
