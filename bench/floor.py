@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from bench import timing, world
-from bench.measure import REPO_ROOT, VENV_BIN, HarnessProcess, aws_env, process_cpu_s, run_playbook
+from bench.measure import REPO_ROOT, VENV_BIN, HarnessProcess, _task_times, aws_env, process_cpu_s, run_playbook
 from bench.run import machine_info
 
 FLOORS = {
@@ -140,6 +140,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         result = timing.paired(commands, env, REPO_ROOT, log_dir, runs=args.runs, warmup=args.warmup, between=between,
                                progress=lambda line: print(line, flush=True))
         document["timing"] = result
+        document["tasks"] = {}  # profile_tasks of each command's last run: where its time goes
+        for name in commands:
+            text = (log_dir / ("%s.log" % name)).read_text(errors="replace")
+            document["tasks"][name] = _task_times(text.rsplit("\n$ ", 1)[-1])
         bad = [(r["round"], name) for r in result["rounds"] for name in commands if r[name]["rc"] != 0]
         noop_mutating = sum(r["mirror"]["mutating"] for r in result["rounds"])
         document["checks"] = {"failed_runs": bad, "noop_mutating_calls": noop_mutating,
@@ -204,6 +208,12 @@ def markdown(document: Dict[str, Any]) -> str:
             lines.append("| %d | %s | %.2f | %.2f | %.2f | %.2f | %.0f | %d | %d | %d | %.2f | %.2f |" % (
                 entry["round"], name, run["wall_s"], run["cpu_s"], run["user_s"], run["sys_s"], run["maxrss_mb"],
                 run["rc"], run["calls"], run["mutating"], run["moto_cpu_s"], run["load1"]))
+    if document.get("tasks"):
+        lines += ["", "Tasks of each command's last run (profile_tasks, seconds; the rest of its wall time is "
+                  "ansible-playbook's start and end):", ""]
+        for name, tasks in document["tasks"].items():
+            lines.append("- %s: %s" % (name, "; ".join("%s %.2f" % (task[:60], sec) for task, sec in
+                                                       sorted(tasks.items(), key=lambda item: -item[1])) or "none"))
     lines += ["", "Commands (from the repository root, environment of bench/measure.py aws_env; all in "
               "bench/results/floor-commands.sh):", ""]
     lines += ["- %s: `%s`" % (name, shlex.join(argv)) for name, argv in result["commands"].items()]
