@@ -208,3 +208,61 @@ def test_one_source_into_three_vpcs_in_two_regions_and_two_accounts_then_retarge
     moto.reset_calls()
     after = ok(run_module(MODULE, {"source_group": web, "target_role_arn": ROLE, "prune": True}))
     assert after["changed"] is False and mutating(moto) == []
+
+
+def test_bad_inputs_fail_their_source_only_and_delete_nothing(run_module, moto, ec2, ec2_client):
+    eu = ec2_client("eu-west-1")
+    source_vpc = make_vpc(ec2, "10.20.0.0/16", classiclink=False)
+    home_target = make_vpc(ec2, "10.21.0.0/16", classiclink=False)
+    eu_target = make_vpc(eu, "10.30.0.0/16", classiclink=False)
+    web = make_group(ec2, "web", vpc_id=source_vpc, link=",".join([home_target, vpc_arn("eu-west-1", HOME_ACCOUNT, eu_target)]))
+    ok(run_module(MODULE, {"all_sources": True, "prune": True}))
+    mirrors = [group_named(ec2, home_target, "web")["GroupId"], group_named(eu, eu_target, "web")["GroupId"]]
+    good = make_group(ec2, "good", vpc_id=source_vpc, link=home_target)
+
+    # a malformed ARN: that source fails (tag, entry, accepted forms named), the other one goes on, nothing is deleted
+    ec2.create_tags(Resources=[web], Tags=[{"Key": LINK_TAG, "Value": home_target + ",arn:aws:ec2:eu-west-1:12345:vpc/" + eu_target}])
+    moto.reset_calls()
+    bad = run_module(MODULE, {"all_sources": True, "prune": True})
+    assert bad.rc != 0
+    (failed,) = [entry for entry in bad["groups"] if entry["error"]]
+    assert failed["source_group_id"] == web and failed["code"] == "bad_link_tag"
+    assert LINK_TAG in failed["error"] and "arn:aws:ec2:eu-west-1:12345" in failed["error"] and "VPC ARN" in failed["error"]
+    assert group_named(ec2, home_target, "good") is not None
+    assert "DeleteSecurityGroup" not in mutating(moto) and bad["orphans"] == []
+    assert group_named(ec2, home_target, "web")["GroupId"] == mirrors[0] and group_named(eu, eu_target, "web")["GroupId"] == mirrors[1]
+
+    # a VPC ARN naming a VPC that does not exist: not_found naming account and region; no orphan either
+    ec2.create_tags(Resources=[web], Tags=[{"Key": LINK_TAG, "Value": vpc_arn("eu-west-1", HOME_ACCOUNT, "vpc-0123456789abcdef0")}])
+    missing = run_module(MODULE, {"source_group": web, "prune": True})
+    (entry,) = missing["groups"]
+    assert entry["code"] == "not_found" and "region eu-west-1" in entry["error"] and missing["orphans"] == []
+
+    # option errors fail the module before any AWS call
+    moto.reset_calls()
+    both = run_module(MODULE, {"source_group": web, "vpc_id": home_target, "targets": [home_target]})
+    assert both.rc != 0 and "mutually exclusive" in both["msg"]
+    role = run_module(MODULE, {"source_group": web, "target_role_arn": "arn:aws:iam::{account}:user/x"})
+    assert role.rc != 0 and "target_role_arn" in role["msg"]
+    entry_error = run_module(MODULE, {"source_group": web, "targets": ["vpc-nothex"]})
+    assert entry_error.rc != 0 and "option targets" in entry_error["msg"] and "vpc-nothex" in entry_error["msg"]
+    assert [call for call in moto.calls() if call["service"] == "ec2"] == []
+
+
+def test_targets_option_overrides_and_rewrites_the_tag(run_module, moto, ec2, ec2_client):
+    eu = ec2_client("eu-west-1")
+    source_vpc = make_vpc(ec2, "10.20.0.0/16", classiclink=False)
+    eu_target = make_vpc(eu, "10.30.0.0/16", classiclink=False)
+    web = make_group(ec2, "web", vpc_id=source_vpc)
+    allow(ec2, web, tcp(80, cidr="10.0.0.0/8"))
+    args = {"source_group": web, "targets": [vpc_arn("eu-west-1", HOME_ACCOUNT, eu_target)]}
+    ok(run_module(MODULE, args))
+    assert group_named(eu, eu_target, "web") is not None
+    assert tags(describe(ec2, web))[LINK_TAG] == vpc_arn("eu-west-1", HOME_ACCOUNT, eu_target)
+    moto.reset_calls()
+    again = ok(run_module(MODULE, args))
+    assert again["changed"] is False and mutating(moto) == []
+    # the tag alone now says the same
+    moto.reset_calls()
+    tagged = ok(run_module(MODULE, {"source_group": web}))
+    assert tagged["changed"] is False and mutating(moto) == []
