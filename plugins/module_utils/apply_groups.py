@@ -299,7 +299,6 @@ class GroupExecutor:
         self.apply_converging(plan)
         return self.apply_removals(plan)
 
-
     def tag_records(self, plan: Plan) -> Outcome:
         """Last: each record source's mirroredTo record (and rewritten link tags), as the run left its mirrors:
         created ones by their ids, failed creates left out, mirrors that could not be deleted kept."""

@@ -390,4 +390,3 @@ def record_change(plan: Plan, source_id: str, outcome: Optional[Outcome] = None)
 def current_record(snapshot: Snapshot, source: SecurityGroup) -> Tuple[GroupLocation, ...]:
     """The mirrors the source's mirroredTo tags name now."""
     return read_mirrored_to(source.tags, snapshot.home).mirrors
-

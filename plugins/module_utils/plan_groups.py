@@ -398,6 +398,7 @@ class _Planner:
         return [removal_pair(ref, source, by_scope[scope], vpc_id=by_scope[scope][0].vpc_id,
                              scope=None if scope == self.home else scope) for scope in sorted(by_scope)]
 
+
 def failed(pair: PairPlan, problem: Problem) -> PairPlan:
     """``pair`` as a plan that changes nothing, with the reason."""
     return replace(pair, error=problem.message, code=problem.code, rules={})

@@ -144,8 +144,8 @@ def test_cross_account_needs_target_role_arn_then_mirrors_with_it(run_module, mo
     assert len([call for call in moto.calls() if call["service"] == "ec2"]) <= 2 * READS_PER_NOOP
 
 
-def test_one_source_into_three_vpcs_in_two_regions_and_two_accounts_then_retarget_and_prune(run_module, moto, ec2, ec2_client,
-                                                                                             account_ec2):
+def test_one_source_into_three_vpcs_in_two_regions_and_two_accounts_then_retarget_and_prune(
+        run_module, moto, ec2, ec2_client, account_ec2):
     eu = ec2_client("eu-west-1")
     other = account_ec2(OTHER_ACCOUNT, "eu-west-1")
     source_vpc = make_vpc(ec2, "10.20.0.0/16", classiclink=False)
