@@ -83,7 +83,6 @@ FILTER_VALUES = 200  # values of one describe filter
 # How long a list may stay "*-in-progress" before the executor gives up on it (attempts, seconds apart).
 READY_LOOKS = 30
 READY_DELAY = 1.0
-AWS_ERRORS = (BotoCoreError, ClientError, ResponseParserError)
 
 
 class ScopeLists(dict):
@@ -245,7 +244,7 @@ class ListExecutor:
             params["TagSpecifications"] = boto3_tag_specifications(list_tags(plan.group_arn), ["prefix-list"])
         try:
             created = self.scope.call("create_managed_prefix_list", **params)["PrefixList"]
-        except AWS_ERRORS as exc:
+        except (BotoCoreError, ClientError, ResponseParserError) as exc:
             found = self.find_own(plan)  # the create happened after all (a lost answer, an overlapping run)?
             if found is None:
                 if is_quota_error(exc):
@@ -261,7 +260,7 @@ class ListExecutor:
             self.ready(list_id, created)  # no describe when the answer says create-complete
             if plan.batches:
                 self.batches(plan, list_id, self.versions.get(list_id, int(created.get("Version") or 1)))
-        except AWS_ERRORS as exc:
+        except (BotoCoreError, ClientError, ResponseParserError) as exc:
             if is_quota_error(exc):
                 raise _Failed(Problem("quota", "address list %s: %s" % (list_id, error_text(exc)), aws_code(exc)))
             self.converge(plan, list_id, exc)
@@ -273,7 +272,7 @@ class ListExecutor:
             return None
         try:
             lists = load_lists(self.scope)
-        except AWS_ERRORS:
+        except (BotoCoreError, ClientError, ResponseParserError):
             return None
         found = lists.get(plan.group_arn, {}).get(plan.family)
         return found.id if found else None
@@ -287,7 +286,7 @@ class ListExecutor:
                 described = self.ready(list_id, answer)
                 base = self.versions.get(list_id, int((described or answer).get("Version") or base))
             self.batches(plan, list_id, base)
-        except AWS_ERRORS as exc:
+        except (BotoCoreError, ClientError, ResponseParserError) as exc:
             if self.describe(list_id) is None:
                 raise _Failed(Problem("not_found", "address list %s was deleted during the run (%s); run again to recreate it" % (
                     list_id, error_text(exc)), aws_code(exc)))
@@ -333,7 +332,7 @@ class ListExecutor:
                 described = self.ready(list_id, self.resize(again, list_id, again.resize_to, again.version))
                 base = self.versions.get(list_id, int((described or {}).get("Version") or base))
             self.batches(again, list_id, base)
-        except AWS_ERRORS as exc:
+        except (BotoCoreError, ClientError, ResponseParserError) as exc:
             if is_quota_error(exc):
                 raise _Failed(Problem("quota", "address list %s: %s" % (list_id, error_text(exc)), aws_code(exc)))
             raise
@@ -343,7 +342,7 @@ class ListExecutor:
         list_id = plan.prefix_list_id
         try:
             self.scope.call("delete_managed_prefix_list", PrefixListId=list_id)
-        except AWS_ERRORS as exc:
+        except (BotoCoreError, ClientError, ResponseParserError) as exc:
             if is_code(exc, PREFIX_LIST_NOT_FOUND):
                 return
             described = self.describe(list_id)
@@ -367,7 +366,7 @@ class ListExecutor:
                 self.delete(plan)
         except _Failed as failed:
             self.outcome.fail(plan.key, failed.problem)
-        except AWS_ERRORS as exc:
+        except (BotoCoreError, ClientError, ResponseParserError) as exc:
             what = {CREATE: "creating", MODIFY: "updating", DELETE: "deleting"}[plan.action]
             problem = problem_of(exc, "%s address list %s" % (what, plan.prefix_list_id or plan.name))
             if is_code(exc, PREFIX_LIST_NOT_FOUND):

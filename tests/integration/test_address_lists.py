@@ -57,7 +57,7 @@ class World:
 
     def member(self, count: int = 1, group: str | None = None) -> list[str]:
         return [self.ec2.create_network_interface(SubnetId=self.subnet, Groups=[group or self.group])["NetworkInterface"]["NetworkInterfaceId"]
-                for _ in range(count)]
+                for _index in range(count)]
 
     def leave(self, *interface_ids: str) -> None:
         for interface_id in interface_ids:
@@ -230,7 +230,7 @@ def test_prune_deletes_a_list_no_group_wants(moto, ec2, world, scope):
 def test_duplicates_from_overlapping_runs_are_pruned_keeping_the_lowest_id(moto, ec2, world, scope):
     world.member(2)
     plans = plans_for(scope, world)
-    ids = sorted(next(iter(ListExecutor(scope).apply(plans).ids.values())) for _ in range(2))  # two runs at once
+    ids = sorted(next(iter(ListExecutor(scope).apply(plans).ids.values())) for _run in range(2))  # two runs at once
     lists = load_lists(scope, ACCOUNT)
     assert lists[arn(world.group)][IPV4].id == ids[0] and [d.id for d in lists.duplicates] == [ids[1]]
     plans, outcome = converge(scope, world, prune=True)
