@@ -187,8 +187,12 @@ class ClassicLinkEmulator:
             if not links:
                 return
             backend = self._backend(account_id, region)
+            # One pass over the reservations: moto's get_instance_by_id walks (and copies) every
+            # reservation for each link, O(links x instances) per mutating call.
+            instances = {instance.id: instance for reservation in list(backend.reservations.values())
+                         for instance in reservation.instances}
             for instance_id, link in list(links.items()):
-                instance = backend.get_instance_by_id(instance_id)
+                instance = instances.get(instance_id)
                 vpc = backend.vpcs.get(link.vpc_id)
                 if (
                     instance is None
