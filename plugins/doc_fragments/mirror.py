@@ -65,9 +65,10 @@ options:
 options:
   targets:
     description:
-      - The target VPCs of the given sources, overriding their link tags (and written to the link tag, like O(vpc_id),
-        so that later runs read the same declaration). Mutually exclusive with O(vpc_id), which stays as the one-target
-        shorthand.
+      - The target VPCs of the given sources, overriding their link tags (and written to the link tag, like
+        O(classiclink.mirror.classiclink_mirror_group#module:vpc_id), so that later runs read the same declaration).
+        Mutually exclusive with O(classiclink.mirror.classiclink_mirror_group#module:vpc_id), which stays as the
+        one-target shorthand.
       - Each entry is a VPC id (C(vpc-0123456789abcdef0)), a VPC of the source's own account and region, or a VPC ARN
         C(arn:aws:ec2:REGION:ACCOUNT:vpc/VPC-ID), a VPC of that account and region. An entry may itself hold several
         targets separated by commas, as the link tag does.
@@ -81,7 +82,8 @@ options:
         separated by commas - the bare id of a mirror in its own account and region, the group ARN of one elsewhere -
         continued in C(classiclinkmirror:mirroredToVpcSecurityGroupId:2), C(:3), ... when it exceeds 256 characters.
         One mirror in its own scope reads exactly as before. Removing a target from the link tag makes that mirror an
-        orphan, found from this record even when no tag names its account or region any more (deleted with O(prune=true)).
+        orphan, found from this record even when no tag names its account or region any more (deleted with
+        O(classiclink.mirror.classiclink_mirror_group#module:prune=true)).
       - Every account and region the run needs is read once (VPCs, mirrors, and the groups named like a source whose
         mirror is missing), shared by all pairs, several at once within O(concurrency). One that cannot be reached
         (role not assumable, region disabled, describe refused) fails its pairs only, naming account, region and role.
