@@ -69,7 +69,7 @@ def external(template: str, a: List[str], b: List[str], log_dir: Path, name: str
         else:
             words.append(word)
     started = time.perf_counter()
-    proc = subprocess.run(words, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    proc = subprocess.run(words, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
     text = proc.stdout + proc.stderr
     (log_dir / ("external-%s.txt" % name)).write_text(text)
     return {"floor": name, "rc": proc.returncode, "elapsed_s": round(time.perf_counter() - started, 1),
@@ -161,8 +161,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             document["external"] = []
             for name in floors:
                 print("external timer: mirror vs %s ..." % name, flush=True)
-                document["external"].append(external(args.timer_cmd, env_command(commands["mirror"], env),
-                                                      env_command(commands[name], env), log_dir, name))
+                document["external"].append(
+                    external(args.timer_cmd, env_command(commands["mirror"], env), env_command(commands[name], env), log_dir, name))
     finally:
         server.stop()
         info["elapsed_s"] = round(time.perf_counter() - started, 1)
@@ -218,9 +218,8 @@ def markdown(document: Dict[str, Any]) -> str:
               "bench/results/floor-commands.sh):", ""]
     lines += ["- %s: `%s`" % (name, shlex.join(argv)) for name, argv in result["commands"].items()]
     for ext in document.get("external", []):
-        lines += ["", "External timer, mirror vs %s (rc=%d, %.0f s): `%s`" % (ext["floor"], ext["rc"], ext["elapsed_s"],
-                                                                                ext["template"]), "", "```",
-                  ext["output"].rstrip(), "```"]
+        heading = "External timer, mirror vs %s (rc=%d, %.0f s): `%s`" % (ext["floor"], ext["rc"], ext["elapsed_s"], ext["template"])
+        lines += ["", heading, "", "```", ext["output"].rstrip(), "```"]
     return "\n".join(lines) + "\n"
 
 

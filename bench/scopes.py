@@ -392,8 +392,9 @@ def markdown(document: Dict[str, Any]) -> str:
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | --- |"]
     for row in rows:
         kinds = row["cpu_by_kind_s"]
-        lines.append("| %s | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f | %.0f | %.0f | %.0f | %.0f | %.0f | %d | %d | %s | %s "
-                     "| %d | %s |" % (
+        row_format = ("| %s | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f | %.0f | %.0f | %.0f | %.0f | %.0f | %d | %d "
+                      "| %s | %s | %d | %s |")
+        lines.append(row_format % (
             row["label"], row["wall_s"], row["cpu_s"], row["cpu_per_scope_s"], kinds.get("controller", 0),
             kinds.get("worker", 0), kinds.get("module", 0), row["cpu_s"] - sum(kinds.values()), row["moto_cpu_s"],
             row["peak_pss_sum_mb"], row["peak_ansible_pss_mb"], row["peak_rss_sum_mb"], row["controller_hwm_mb"],

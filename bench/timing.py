@@ -108,8 +108,8 @@ def markdown(result: Dict[str, Any]) -> List[str]:
     lines = ["| command | runs | wall s min / median / max | CPU s min / median / max | peak MB (largest process) |",
              "| --- | ---: | --- | --- | --- |"]
     for name, stats in result["summary"].items():
-        lines.append("| %s | %d | %s | %s | %s |" % (name, result["runs"], _mmm(stats["wall_s"], 2),
-                                                    _mmm(stats["cpu_s"], 2), _mmm(stats["maxrss_mb"], 0)))
+        lines.append("| %s | %d | %s | %s | %s |" % (
+            name, result["runs"], _mmm(stats["wall_s"], 2), _mmm(stats["cpu_s"], 2), _mmm(stats["maxrss_mb"], 0)))
     lines += ["", "peak MB is wait4's ru_maxrss: on Linux a child's includes the image of the process it was forked from "
               "(this bench process, %.0f MB now), so it cannot read below that; an external timer started from a small "
               "process reads the true peak." % (_own_peak_mb()),
