@@ -118,7 +118,8 @@ options:
     description:
       - Also report which mirrors are in use (RV(groups[].mirror_in_use), RV(unused_mirrors)) - a network interface
         carries them, or a rule of a group that is not a mirror refers to them.
-      - Reads only, one C(DescribeNetworkInterfaces) call per 200 mirrors. The audit does not read ClassicLinks; the
+      - Reads only, one C(DescribeNetworkInterfaces) call per 200 mirrors, and the groups of the target VPCs (which a
+        run without it does not read once every mirror exists). The audit does not read ClassicLinks; the
         role's summary counts a mirror that the run's links (O(link_instances=true)) use as in use.
     type: bool
     default: false
@@ -848,12 +849,10 @@ mirrors_total:
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.aws_module import MirrorAWSModule
 
-from dataclasses import replace
-
 from ansible_collections.classiclink.mirror.plugins.module_utils.apply_groups import ScopedExecutor
 from ansible_collections.classiclink.mirror.plugins.module_utils.apply_links import LinkExecutor
 from ansible_collections.classiclink.mirror.plugins.module_utils.audit import add_usage, mirror_usage
-from ansible_collections.classiclink.mirror.plugins.module_utils.describe import interface_groups, load_snapshot, read_other_scopes, scope_warnings
+from ansible_collections.classiclink.mirror.plugins.module_utils.describe import interface_groups, scope_warnings
 from ansible_collections.classiclink.mirror.plugins.module_utils.options import (
     COMMON_ARGS,
     GUARDRAIL_ARGS,
@@ -861,13 +860,13 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.options import 
     check_common,
     check_targets,
     guardrails_of,
-    targets_option_of,
 )
-from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import MirrorOptions, declared_sources, planned_mirrors
+from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import MirrorOptions, planned_mirrors
 from ansible_collections.classiclink.mirror.plugins.module_utils.plan_groups import plan_pairs
 from ansible_collections.classiclink.mirror.plugins.module_utils.plan_links import ERROR, LinkOptions, plan_links
 from ansible_collections.classiclink.mirror.plugins.module_utils.report import links_result, plan_result
-from ansible_collections.classiclink.mirror.plugins.module_utils.scope import Scope, error_text
+from ansible_collections.classiclink.mirror.plugins.module_utils.scope import error_text
+from ansible_collections.classiclink.mirror.plugins.module_utils.scopes_run import read_scopes
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError
@@ -951,23 +950,13 @@ def main():
         module.fail_json(msg="link_instances follows the link tags: it cannot be combined with vpc_id or state=absent; "
                              "link with classiclink.mirror.classiclink_instance_link after this call")
 
-    scope = Scope.of_module(module)
-    targets_option = targets_option_of(module)
-    try:
-        snapshot = load_snapshot(scope, options.link_tag_keys, refs, classic_vpc_id=params["classic_vpc_id"], name_references=True,
-                                 with_links=link_instances, tolerate_link_errors=True, target_names_only=options.vpc_id is None,
-                                 home=lambda need: scope.home_target(module, need), targets_option=targets_option)
-    except (BotoCoreError, ClientError, ResponseParserError) as e:
-        module.fail_json_aws(e, msg="Could not describe the security groups, VPCs%s of this region" % (
-            ", instances or ClassicLinks" if link_instances else ""))
-    if targets_option is not None:
-        options = replace(options, targets=targets_option_of(module, snapshot.home))
-    if params["all_sources"]:
-        refs = [group.id for group in declared_sources(snapshot, options.link_tag_keys, params["vpc_ids"])]
-
-    # Other accounts and regions: each read once (in parallel), shared by every pair; one that cannot be reached fails its pairs.
-    others, problems_by_scope = read_other_scopes(module, scope, snapshot, refs, options, every_source=params["all_sources"] or params["prune"])
-    options = replace(options, scope_problems=problems_by_scope)
+    # Home scope, then every other account and region the sources need: read once, shared with the info module.
+    # With usage_audit, every group of the target VPCs is read (a plain group's rule referring to a mirror puts it in use).
+    run = read_scopes(module, options, refs, "Could not describe the security groups, VPCs%s of this region" % (
+        ", instances or ClassicLinks" if link_instances else ""), all_sources=params["all_sources"], vpc_ids=params["vpc_ids"],
+        every_source=params["all_sources"] or params["prune"], classic_vpc_id=params["classic_vpc_id"], name_references=True,
+        with_links=link_instances, tolerate_link_errors=True, target_names_only=options.vpc_id is None and not params["usage_audit"])
+    scope, snapshot, options, refs, others, problems_by_scope = run.scope, run.snapshot, run.options, run.refs, run.others, run.problems
 
     # Mirror, link, prune: one snapshot, in that order (instances leave a retargeted mirror before it is deleted).
     plan = plan_pairs(snapshot, refs, options)
