@@ -11,12 +11,12 @@ from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.guardrails import Guardrail
 from ansible_collections.classiclink.mirror.plugins.module_utils.model import RULE_CHANGES, SecurityGroup, Snapshot
-from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import MirrorOptions, declared_sources, find_orphans
+from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import MirrorOptions, PairPlan, declared_sources, source_targets
 from ansible_collections.classiclink.mirror.plugins.module_utils.plan_groups import plan_pairs
 from ansible_collections.classiclink.mirror.plugins.module_utils.plan_links import MUTATING_ACTIONS, LinkOptions, plan_links
 from ansible_collections.classiclink.mirror.plugins.module_utils.report import link_result, orphan_results, pair_result
 from ansible_collections.classiclink.mirror.plugins.module_utils.rules import GROUP
-from ansible_collections.classiclink.mirror.plugins.module_utils.tags import read_link_tag
+from ansible_collections.classiclink.mirror.plugins.module_utils.targets import TargetScope
 
 SELF = "self"  # a source's reference to itself, in the canonical form that compares sources
 
@@ -29,47 +29,74 @@ def _drift(entry: dict) -> dict:
     return drift
 
 
+def _target(scope: Optional[TargetScope], vpc_id: Optional[str]) -> dict:
+    """Where a mirror is (or would be): account, region and VPC (account null when the run did not need it)."""
+    return {"account": (scope.account or None) if scope else None, "region": (scope.region or None) if scope else None,
+            "vpc_id": vpc_id}
+
+
 def audit(snapshot: Snapshot, link_tag_keys: Sequence[str], vpc_ids: Optional[Sequence[str]] = None,
           prune: bool = False, with_instances: bool = True, guardrails: Tuple[Guardrail, ...] = (),
-          interface_groups: Optional[Set[str]] = None) -> Dict[str, object]:
+          interface_groups: Optional[Set[str]] = None, options: Optional[MirrorOptions] = None) -> Dict[str, object]:
     """Sources, pairs (with drift), orphans, instances, and whether anything drifted; with
-    ``interface_groups`` (the groups network interfaces carry) also which mirrors are in use."""
-    in_scope = (lambda vpc: vpc in vpc_ids) if vpc_ids else (lambda vpc: True)
-    declared = [(group, read_link_tag(group.tags, link_tag_keys, group.label))
-                for group in declared_sources(snapshot, link_tag_keys, vpc_ids)]
+    ``interface_groups`` (the groups network interfaces carry, in every scope read) also which mirrors are in use.
 
-    plan = plan_pairs(snapshot, [group.id for group, _link in declared], MirrorOptions(link_tag_keys=tuple(link_tag_keys), guardrails=guardrails))
-    by_source = {pair.source_id: pair for pair in plan.pairs if pair.source is not None and not pair.referenced_only}
+    ``snapshot`` may hold several scopes (``scopes_run.read_scopes``): then ``options`` are the run's as the
+    group module builds them (the targets option, ``scope_problems``), and every (source, target) pair is planned
+    exactly as a run of the group module over every source would plan it: one entry per pair, in any account and
+    region, and the orphans of every scope read (found from the sources' mirroredTo records too)."""
+    if options is None:
+        options = MirrorOptions(link_tag_keys=tuple(link_tag_keys), guardrails=guardrails)
+    options = replace(options, link_tag_keys=tuple(link_tag_keys), prune=False, state="present",
+                      prune_vpc_ids=tuple(vpc_ids) if vpc_ids else None)
+    in_scope = (lambda vpc: vpc in vpc_ids) if vpc_ids else (lambda vpc: True)
+    declared = declared_sources(snapshot, link_tag_keys, vpc_ids)
+
+    plan = plan_pairs(snapshot, [group.id for group in declared], options)
+    by_source: Dict[str, List[PairPlan]] = {}
+    for pair in plan.pairs:
+        if pair.source is not None and not pair.referenced_only and not pair.removal:
+            by_source.setdefault(pair.source.id, []).append(pair)
     sources: List[dict] = []
     pairs: List[dict] = []
-    for group, link in declared:
-        pair = by_source.get(group.id)
+    for group in declared:
+        link = source_targets(snapshot, group, link_tag_keys)
+        targets = link.targets
+        if options.targets is not None and not options.targets.error:
+            targets = options.targets.targets
+        own = by_source.get(group.id, [])
+        failing = [pair for pair in own if pair.error]
         sources.append({
             "group_id": group.id,
             "group_name": group.name,
             "vpc_id": group.vpc_id,
-            "target_vpc_id": link.vpc_id,
-            "mirror_group_id": pair.mirror.id if pair and pair.mirror else None,
-            "problem": pair.error if pair else link.error,
-            "code": pair.code if pair else ("bad_link_tag" if link.error else None),
+            "target_vpc_id": targets[0].vpc_id if targets else None,
+            "targets": [_target(target.scope, target.vpc_id) for target in targets],
+            "mirror_group_id": own[0].mirror.id if own and own[0].mirror else None,
+            "problem": "; ".join(pair.error for pair in failing) if failing else link.error,
+            "code": failing[0].code if failing else ("bad_link_tag" if link.error else None),
         })
-        if pair is None or link.vpc_id is None:
-            continue  # no target VPC to pair with: reported under sources only
-        entry = pair_result(pair, names=plan.names)
-        pairs.append({
-            "source_group_id": group.id,
-            "source_group_name": group.name,
-            "vpc_id": pair.vpc_id,
-            "mirror_group_id": pair.mirror_id,
-            "in_sync": not pair.changed and not pair.error,
-            "drift": _drift(entry),
-            "skipped_references": entry["skipped_references"],
-            "withheld_rules": entry["withheld_rules"],
-            "error": pair.error,
-            "code": pair.code,
-        })
+        for pair in own:
+            if pair.vpc_id is None:
+                continue  # no target VPC to pair with: reported under sources only
+            entry = pair_result(pair, names=plan.names, home=plan.home)
+            pairs.append({
+                "source_group_id": group.id,
+                "source_group_name": group.name,
+                "vpc_id": pair.vpc_id,
+                "target": entry["target"],
+                "mirror_group_id": pair.mirror_id,
+                "in_sync": not pair.changed and not pair.error,
+                "drift": _drift(entry),
+                "skipped_references": entry["skipped_references"],
+                "withheld_rules": entry["withheld_rules"],
+                "error": pair.error,
+                "code": pair.code,
+            })
 
-    orphans = orphan_results(find_orphans(snapshot, link_tag_keys, vpc_ids))
+    orphans = orphan_results(plan.orphans)
+    for orphan in orphans:
+        orphan["target"] = _target(snapshot.scope_of_group(orphan["group_id"]), orphan["vpc_id"])
     usage: Dict[str, object] = {"unused_mirrors": [], "mirrors_in_use": 0, "mirrors_total": 0}
     if interface_groups is not None:
         existing = [pair["mirror_group_id"] for pair in pairs if pair["mirror_group_id"] in snapshot.groups]
@@ -77,7 +104,11 @@ def audit(snapshot: Snapshot, link_tag_keys: Sequence[str], vpc_ids: Optional[Se
 
     instances: List[dict] = []
     if with_instances and not snapshot.links_error:
-        planned = {pair.source_id: pair.mirror_id for pair in plan.pairs if pair.source is not None and pair.mirror_id}
+        # ClassicLink links an instance to a VPC of its own account and region only: the home scope's mirrors.
+        planned = {}
+        for pair in plan.pairs:
+            if pair.source is not None and pair.mirror_id and pair.scope is None and not pair.removal:
+                planned.setdefault(pair.source_id, pair.mirror_id)
         links_plan = plan_links(snapshot, None, LinkOptions(prune=prune, link_tag_keys=tuple(link_tag_keys)), planned)
         for item in links_plan.instances:
             current = item.current
@@ -102,7 +133,7 @@ def audit(snapshot: Snapshot, link_tag_keys: Sequence[str], vpc_ids: Optional[Se
         "orphans": orphans,
         "instances": instances,
         "links_error": snapshot.links_error,
-        "redundant_sources": redundant_sources([group for group, _link in declared]),
+        "redundant_sources": redundant_sources(declared),
         **usage,
     }
 

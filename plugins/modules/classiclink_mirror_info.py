@@ -11,10 +11,16 @@ module: classiclink_mirror_info
 short_description: Discover and audit mirrored security groups and ClassicLinks, without changing anything
 version_added: 0.1.0
 description:
-  - Lists the managed source groups (those carrying a link tag) with their target VPC and any link-tag problem, the
-    pairs (source, mirror) with the drift a run of M(classiclink.mirror.classiclink_mirror_group) would fix, the
+  - Lists the managed source groups (those carrying a link tag) with their targets and any link-tag problem, the
+    pairs (source, target) with the drift a run of M(classiclink.mirror.classiclink_mirror_group) would fix, the
     orphan mirrors (source gone, untagged or retargeted), and the member instances with their ClassicLink status and
     the action M(classiclink.mirror.classiclink_instance_link) would take.
+  - Targets in other regions and accounts (VPC ARNs in the link tag, or O(targets)) are audited as the group module
+    would mirror them - the same reading of every scope, the same plan. Each other account and region is read once
+    (another account through O(target_role_arn)); the scopes the sources' mirroredTo records name are read too, so
+    that a mirror whose target left the tag is reported as an orphan even when no tag names its region or account any
+    more. A scope that cannot be read fails its pairs only (RV(pairs[].code) V(no_target_role) or
+    V(unreachable_scope), with account, region and role in RV(pairs[].error)), and is listed in RV(scopes).
   - RV(drift) is the audit answer. It is V(true) when a run would change anything.
   - Plans with the same code as the changing modules, from one set of describes, and makes no mutating call.
   - On an account without EC2-Classic, the ClassicLink calls are refused; the module then still reports the groups,
@@ -42,7 +48,7 @@ options:
       - Report which mirrors are in use (RV(pairs[].mirror_in_use), RV(unused_mirrors), RV(mirrors_in_use) of
         RV(mirrors_total)) - a network interface carries them, a rule of a group that is not a mirror refers to them, or
         an instance is linked to them.
-      - One C(DescribeNetworkInterfaces) call per 200 mirrors.
+      - One C(DescribeNetworkInterfaces) call per 200 mirrors, in each account and region that holds mirrors.
     type: bool
     default: true
     version_added: 0.2.0
@@ -63,8 +69,11 @@ attributes:
 notes:
   - O(targets), O(target_role_arn), O(target_role_external_id), O(references) and O(address_kind) are accepted with the
     meaning they have for M(classiclink.mirror.classiclink_mirror_group), so that one set of variables drives both
-    modules; this version of the audit still reads the module's own account and region only (mirrors in other
-    accounts or regions are not audited yet).
+    modules. O(targets) stands for the link tag of every source the audit reports.
+  - O(references=addresses) is not planned by this version (the group module refuses it); the audit warns and plans with
+    V(drop), listing every dropped reference in RV(pairs[].skipped_references).
+  - In another account or region, a mirror counts as in use (O(usage_audit)) when a network interface carries it; the
+    groups there that are not mirrors are not read, so their references to a mirror are not seen.
 seealso:
   - module: classiclink.mirror.classiclink_mirror_group
   - module: classiclink.mirror.classiclink_instance_link
@@ -79,6 +88,18 @@ EXAMPLES = r"""
   ansible.builtin.assert:
     that: not audit.drift
     fail_msg: "Mirrors drifted: {{ audit.pairs | rejectattr('in_sync') | map(attribute='source_group_name') | list }}"
+
+- name: Audit sources mirrored into other accounts (the role is assumed in each target account)
+  classiclink.mirror.classiclink_mirror_info:
+    target_role_arn: "arn:aws:iam::{account}:role/ClassicLinkMirror"
+  register: audit
+
+- name: Name the pairs of each account and region that drifted
+  ansible.builtin.debug:
+    msg: "{{ item.source_group_name }} -> {{ item.target.account }} {{ item.target.region }} {{ item.vpc_id }}"
+  loop: "{{ audit.pairs | rejectattr('in_sync') }}"
+  loop_control:
+    label: "{{ item.source_group_id }}"
 
 - name: Only one target VPC, with pruning in mind
   classiclink.mirror.classiclink_mirror_info:
@@ -140,15 +161,41 @@ sources:
       type: str
       sample: null
     target_vpc_id:
-      description: The VPC its link tag names; null when the link tag cannot be read.
+      description:
+        - The VPC its link tag names (the first one when it names several; see RV(sources[].targets)); null when the link
+          tag cannot be read.
       type: str
       sample: vpc-0a1b2c3d4e5f60718
+    targets:
+      description:
+        - Every target the link tag (or O(targets)) names, in its order, with account and region; empty when the link tag
+          cannot be read.
+      type: list
+      elements: dict
+      sample:
+        - {account: null, region: us-east-1, vpc_id: vpc-0a1b2c3d4e5f60718}
+        - {account: "111122223333", region: eu-west-1, vpc_id: vpc-0123456789abcdef0}
+      contains:
+        account:
+          description: The target's account; null for a bare VPC id when no tag or option of the run holds an ARN (the run then does not read its own account).
+          type: str
+          sample: "111122223333"
+        region:
+          description: The target's region.
+          type: str
+          sample: eu-west-1
+        vpc_id:
+          description: The target VPC.
+          type: str
+          sample: vpc-0123456789abcdef0
     mirror_group_id:
-      description: Its existing mirror in the target VPC, or null (also when a run would create it).
+      description: Its existing mirror in the (first) target VPC, or null (also when a run would create it).
       type: str
       sample: sg-0fedcba9876543210
     problem:
-      description: Why the source cannot be mirrored, for a person to read; null when it can.
+      description:
+        - Why the source cannot be mirrored, for a person to read; null when it can. With several targets, the problems of
+          every pair that fails, separated by V(; ).
       type: str
       sample: null
     code:
@@ -163,15 +210,22 @@ sources:
         - V(name_taken) - a same-name group in the target VPC is not this source's mirror.
         - V(no_default_group) - the target VPC has no C(default) group.
         - V(quota) - the mirror would exceed the rules quota (60 per direction).
+        - V(guardrail) - a source rule matches a guardrail whose action is V(fail).
+        - V(no_target_role) - a target is in another account and O(target_role_arn) is not set (or does not fit it).
+        - V(unreachable_scope) - a target's account or region could not be read (role not assumable, region disabled,
+          describe refused).
+        - V(bad_record) - the source's record of its mirrors would need more tags than allowed.
+        - With several targets, the code of the first pair that fails.
         - The codes of a changing run only (V(dependency_failed), V(in_use), V(aws_error)) and of options this module does
           not have (V(ambiguous_name), V(is_mirror), V(no_link_tag), V(bad_vpc_id)) do not appear here.
       type: str
-      choices: [bad_link_tag, not_found, same_vpc, unreadable_rules, name_clash, name_taken, no_default_group, quota]
+      choices: [bad_link_tag, not_found, same_vpc, unreadable_rules, name_clash, name_taken, no_default_group, quota, guardrail,
+                no_target_role, unreachable_scope, bad_record]
       sample: null
 pairs:
   description:
-    - One entry per source whose link tag names a VPC, with what a run of M(classiclink.mirror.classiclink_mirror_group)
-      would change (RV(pairs[].drift)).
+    - One entry per (source, target) - a source whose link tag names several VPCs has one entry per VPC, in any account
+      and region - with what a run of M(classiclink.mirror.classiclink_mirror_group) would change (RV(pairs[].drift)).
     - Rule changes are keyed V(authorize), V(revoke) and V(update) in RV(pairs[].drift.ingress) and
       RV(pairs[].drift.egress). This rule-change vocabulary is the same in all three modules
       (RV(classiclink.mirror.classiclink_mirror_group#module:groups[].ingress)), in this audit, and in the
@@ -183,6 +237,7 @@ pairs:
     - source_group_id: sg-0123456789abcdef0
       source_group_name: web-backend
       vpc_id: vpc-0a1b2c3d4e5f60718
+      target: {account: "111122223333", region: eu-west-1, vpc_id: vpc-0a1b2c3d4e5f60718}
       mirror_group_id: sg-0fedcba9876543210
       in_sync: false
       drift:
@@ -223,6 +278,24 @@ pairs:
       description: Target VPC.
       type: str
       sample: vpc-0a1b2c3d4e5f60718
+    target:
+      description:
+        - Where the mirror is (or would be), as RV(classiclink.mirror.classiclink_mirror_group#module:groups[].target).
+      type: dict
+      sample: {account: "111122223333", region: eu-west-1, vpc_id: vpc-0a1b2c3d4e5f60718}
+      contains:
+        account:
+          description: The target's account; null when the run did not need its own account (no ARN in any tag or option).
+          type: str
+          sample: "111122223333"
+        region:
+          description: The target's region.
+          type: str
+          sample: eu-west-1
+        vpc_id:
+          description: The target VPC.
+          type: str
+          sample: vpc-0a1b2c3d4e5f60718
     mirror_group_id:
       description:
         - Mirror id; a C(new-mirror-of-<source id>) placeholder when a run would create it; null when the pair cannot be
@@ -508,14 +581,23 @@ pairs:
         - V(name_taken) - a same-name group in the target VPC is not this source's mirror.
         - V(no_default_group) - the target VPC has no C(default) group.
         - V(quota) - the mirror would exceed the rules quota (60 per direction).
+        - V(guardrail) - a source rule matches a guardrail whose action is V(fail).
+        - V(no_target_role) - the target is in another account and O(target_role_arn) is not set (or does not fit it); the
+          message names O(target_role_arn) and the account.
+        - V(unreachable_scope) - the target's account or region could not be read (role not assumable, region disabled,
+          describe refused); the message names account, region and role.
+        - V(bad_record) - the source's record of its mirrors would need more tags than allowed.
         - A source whose link tag cannot be read (V(bad_link_tag)) has no pair; see RV(sources[].code).
       type: str
-      choices: [not_found, same_vpc, unreadable_rules, name_clash, name_taken, no_default_group, quota]
+      choices: [not_found, same_vpc, unreadable_rules, name_clash, name_taken, no_default_group, quota, guardrail, no_target_role,
+                unreachable_scope, bad_record]
       sample: null
 orphans:
   description:
-    - Mirrors whose source is gone, untagged or now linked to another VPC (in O(vpc_ids) when it is set). They are drift
-      only with O(prune=true).
+    - Mirrors whose source is gone, untagged or now linked to another VPC (in O(vpc_ids) when it is set), in every account
+      and region read - also those only the source's mirroredTo record still names. They are drift only with
+      O(prune=true).
+    - A source whose link tag cannot be read, or one of whose pairs fails, keeps its mirrors (none is an orphan).
   returned: always
   type: list
   elements: dict
@@ -525,6 +607,7 @@ orphans:
       vpc_id: vpc-0a1b2c3d4e5f60718
       mirrored_from: sg-0123456789abcdef0
       reason: retargeted
+      target: {account: "111122223333", region: eu-west-1, vpc_id: vpc-0a1b2c3d4e5f60718}
   contains:
     group_id:
       description: Id of the orphan mirror.
@@ -539,9 +622,28 @@ orphans:
       type: str
       sample: vpc-0a1b2c3d4e5f60718
     mirrored_from:
-      description: The source group id its C(classiclinkmirror:mirroredFromClassicSecurityGroupId) tag names.
+      description:
+        - The source group id its C(classiclinkmirror:mirroredFromClassicSecurityGroupId) tag names (a mirror in another
+          account or region names its source by ARN; this is the source's bare id).
       type: str
       sample: sg-0123456789abcdef0
+    target:
+      description: The orphan's account, region and VPC.
+      type: dict
+      sample: {account: "111122223333", region: eu-west-1, vpc_id: vpc-0a1b2c3d4e5f60718}
+      contains:
+        account:
+          description: Its account; null when the run did not need its own account (no ARN in any tag).
+          type: str
+          sample: "111122223333"
+        region:
+          description: Its region.
+          type: str
+          sample: eu-west-1
+        vpc_id:
+          description: Its VPC.
+          type: str
+          sample: vpc-0a1b2c3d4e5f60718
     reason:
       description:
         - Why the mirror is an orphan, as RV(classiclink.mirror.classiclink_mirror_group#module:orphans[].reason).
@@ -690,6 +792,52 @@ redundant_sources:
   type: list
   elements: list
   sample: [["sg-0123456789abcdef0", "sg-0123456789abcdef1"]]
+scopes:
+  description:
+    - The accounts and regions the audit read or tried to read - its own first, then every other scope a target or a
+      source's mirroredTo record names - with the role used and why a scope could not be read.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {account: "123456789012", region: us-east-1, home: true, read: true, role_arn: null, error: null, code: null}
+    - account: "111122223333"
+      region: eu-west-1
+      home: false
+      read: false
+      role_arn: null
+      error: "account 111122223333, region eu-west-1: could not assume role arn:aws:iam::111122223333:role/ClassicLinkMirror (target_role_arn): AccessDenied: ..."
+      code: unreachable_scope
+  contains:
+    account:
+      description: The account; null for the module's own when the run did not need it (no ARN in any tag or option).
+      type: str
+      sample: "111122223333"
+    region:
+      description: The region.
+      type: str
+      sample: eu-west-1
+    home:
+      description: Whether this is the module's own account and region.
+      type: bool
+      sample: false
+    read:
+      description: Whether the scope was read; its pairs fail (RV(pairs[].code)) when it was not.
+      type: bool
+      sample: true
+    role_arn:
+      description: The role assumed for it (O(role_arn) for the module's own scope, O(target_role_arn) for another account), or null.
+      type: str
+      sample: arn:aws:iam::111122223333:role/ClassicLinkMirror
+    error:
+      description: Why it could not be read (account, region and role named), or null.
+      type: str
+      sample: null
+    code:
+      description: V(no_target_role) or V(unreachable_scope) when it could not be read, else null.
+      type: str
+      choices: [no_target_role, unreachable_scope]
+      sample: null
 links_error:
   description: Why the instances' ClassicLink state could not be read (for example on an account without EC2-Classic), or null.
   returned: always
@@ -700,15 +848,57 @@ links_error:
 from ansible_collections.classiclink.mirror.plugins.module_utils.aws_module import MirrorAWSModule
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.audit import audit
-from ansible_collections.classiclink.mirror.plugins.module_utils.describe import interface_groups, load_snapshot
-from ansible_collections.classiclink.mirror.plugins.module_utils.options import COMMON_ARGS, GUARDRAIL_ARGS, TARGET_ARGS, check_common, guardrails_of
-from ansible_collections.classiclink.mirror.plugins.module_utils.scope import Scope
+from ansible_collections.classiclink.mirror.plugins.module_utils.describe import interface_groups, scope_warnings
+from ansible_collections.classiclink.mirror.plugins.module_utils.options import (
+    COMMON_ARGS,
+    GUARDRAIL_ARGS,
+    TARGET_ARGS,
+    check_common,
+    check_targets,
+    guardrails_of,
+)
+from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import MirrorOptions
+from ansible_collections.classiclink.mirror.plugins.module_utils.scopes_run import read_scopes
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError
     from botocore.parsers import ResponseParserError  # an answer that cannot be parsed, after the retries
 except ImportError:
     pass  # handled by AnsibleAWSModule
+
+
+def carried_groups(module, run, mirror_ids):
+    """The mirrors among ``mirror_ids`` that a network interface carries, asked in each mirror's own scope
+    (one DescribeNetworkInterfaces per 200 mirrors and scope; scopes that could not be read are skipped)."""
+    snapshot = run.snapshot
+    by_scope = {}
+    for mirror_id in mirror_ids:
+        by_scope.setdefault(snapshot.scope_of_group(mirror_id), []).append(mirror_id)
+    carried = set()
+    for target, ids in sorted(by_scope.items()):
+        scope = run.scope if target == snapshot.home else run.others.get(target)
+        if scope is None:
+            continue
+        try:
+            carried |= interface_groups(scope, ids)
+        except (BotoCoreError, ClientError, ResponseParserError) as e:
+            module.fail_json_aws(e, msg="Could not describe the network interfaces that carry the mirrors in %s (usage_audit)" % (
+                "this region" if target == snapshot.home else target.label))
+    return carried
+
+
+def scopes_result(run):
+    """Every scope the audit read or tried to read: the home scope first."""
+    snapshot = run.snapshot
+    entries = [{"account": snapshot.home.account or None, "region": snapshot.home.region or None, "home": True, "read": True,
+                "role_arn": run.scope.role_arn, "error": None, "code": None}]
+    for target in sorted(set(run.others) | set(run.problems)):
+        problem = run.problems.get(target)
+        scope = run.others.get(target)
+        entries.append({"account": target.account, "region": target.region, "home": False, "read": problem is None,
+                        "role_arn": scope.role_arn if scope is not None else None,
+                        "error": problem.message if problem else None, "code": problem.code if problem else None})
+    return entries
 
 
 def main():
@@ -723,25 +913,30 @@ def main():
     )
     module = MirrorAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     check_common(module)
+    check_targets(module)
     params = module.params
     keys = tuple(params["link_tag_keys"])
-    guardrails = guardrails_of(module)
-    scope = Scope.of_module(module)
-    try:
-        snapshot = load_snapshot(
-            scope, keys, with_links=params["instances"], classic_vpc_id=params["classic_vpc_id"], tolerate_link_errors=True,
-            name_references=True,
-        )
-    except (BotoCoreError, ClientError, ResponseParserError) as e:
-        module.fail_json_aws(e, msg="Could not describe the security groups, VPCs or instances of this region")
+    references = params["references"]
+    if references == "addresses":
+        # As the group module: address lists are not planned yet; audit what a run with references=drop does.
+        module.warn("references=addresses is not available yet in this version (the group module refuses it): "
+                    "the audit plans with references=drop and lists every dropped reference in pairs[].skipped_references")
+        references = "drop"
+    options = MirrorOptions(link_tag_keys=keys, guardrails=guardrails_of(module), references=references,
+                            address_kind=params["address_kind"])
+    # The same reading as the group module's (home scope, targets option, other accounts and regions), for every source.
+    run = read_scopes(module, options, [], "Could not describe the security groups, VPCs or instances of this region",
+                      every_source=True, with_links=params["instances"], classic_vpc_id=params["classic_vpc_id"],
+                      tolerate_link_errors=True, name_references=True)
+    snapshot = run.snapshot
     carried = None
     if params["usage_audit"]:
-        try:
-            carried = interface_groups(scope, [group.id for group in snapshot.mirrors()])
-        except (BotoCoreError, ClientError, ResponseParserError) as e:
-            module.fail_json_aws(e, msg="Could not describe the network interfaces that carry the mirrors (usage_audit)")
-    module.exit_json(changed=False, **audit(snapshot, keys, params["vpc_ids"], params["prune"], params["instances"],
-                                            guardrails=guardrails, interface_groups=carried))
+        carried = carried_groups(module, run, [group.id for group in snapshot.mirrors()])
+    for warning in scope_warnings(snapshot, run.problems):
+        module.warn(warning)
+    result = audit(snapshot, keys, params["vpc_ids"], params["prune"], params["instances"], interface_groups=carried,
+                   options=run.options)
+    module.exit_json(changed=False, scopes=scopes_result(run), **result)
 
 
 if __name__ == "__main__":
