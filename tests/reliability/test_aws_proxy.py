@@ -164,6 +164,37 @@ def test_decisions_are_seeded_and_close_to_the_rate():
         FaultPlan(0.1, 0, 0, ("explode",))
 
 
+def test_scripted_errors_answer_matching_calls_without_forwarding(moto, proxy):
+    denied = "arn:aws:iam::333344445555:role/ClassicLinkMirror"
+    scripted = proxy(errors={
+        "AssumeRole~333344445555": (403, "AccessDenied", "not authorized to perform: sts:AssumeRole"),
+        "DescribeVpcs@eu-west-2": (401, "OptInRequired", "You are not subscribed to this service."),
+    })
+    config = Config(retries={"mode": "standard", "total_max_attempts": 1})
+    sts = _SESSION.client("sts", region_name="us-east-1", endpoint_url=scripted.url, config=config)
+    with pytest.raises(ClientError) as error:
+        sts.assume_role(RoleArn=denied, RoleSessionName="probe")
+    assert error.value.response["Error"]["Code"] == "AccessDenied"
+    assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert sts.assume_role(RoleArn="arn:aws:iam::210987654321:role/ClassicLinkMirror", RoleSessionName="probe")["Credentials"]
+    london = _SESSION.client("ec2", region_name="eu-west-2", endpoint_url=scripted.url, config=config)
+    with pytest.raises(ClientError) as error:
+        london.describe_vpcs()
+    assert error.value.response["Error"]["Code"] == "OptInRequired"
+    assert london.describe_security_groups()["SecurityGroups"] is not None  # another action of that region passes
+    assert client(scripted.url).describe_vpcs()["Vpcs"] is not None  # the same action in another region passes
+    assert server_actions(moto) == ["AssumeRole", "DescribeSecurityGroups", "DescribeVpcs"]
+    stats = scripted.stats()
+    assert stats["errors_answered"] == {"AssumeRole~333344445555": 1, "DescribeVpcs@eu-west-2": 1}
+    assert (stats["requests"], stats["forwarded"]) == (5, 3)
+
+    scripted.configure(errors=None)
+    assert london.describe_vpcs()["Vpcs"] is not None
+    for bad in ({"Describe Vpcs": (400, "X", "y")}, {"DescribeVpcs": (200, "X", "y")}, {"DescribeVpcs": ("x",)}):
+        with pytest.raises(ValueError):
+            FaultPlan(0, 0, 0, ALL_KINDS, errors=bad)
+
+
 def test_only_loopback(moto):
     with pytest.raises(ValueError):
         start_proxy("http://192.0.2.1:5000")

@@ -15,6 +15,33 @@ the upstream (the harness URL) unchanged.  For AWS calls (not ``/_harness/*``,
                    without an answer (answer lost): the nasty case for
                    non-idempotent calls such as CreateSecurityGroup
 
+Scripted error answers (``errors``, default none)
+-------------------------------------------------
+moto accepts every ``sts:AssumeRole`` (any account, any role name) and
+serves every region, so "this role cannot be assumed" and "this region is
+disabled" cannot happen against it.  ``errors`` maps a match to the error the
+proxy answers itself, without forwarding (moto never sees the call)::
+
+    start_proxy(url, errors={
+        "AssumeRole~333344445555": (403, "AccessDenied", "not authorized to perform: sts:AssumeRole"),
+        "DescribeVpcs@eu-west-2": (401, "OptInRequired", "You are not subscribed to this service."),
+    })
+
+A key is ``ACTION`` (every call of that AWS action), optionally followed by
+``@REGION`` (only calls signed for that region: the SigV4 credential scope of
+the ``Authorization`` header) and/or ``~TEXT`` (only calls with a request
+parameter value containing TEXT, e.g. the account in ``RoleArn``), in that
+order: ``AssumeRole@us-east-1~333344445555``.  The first matching key in the
+mapping's order answers.  The answer is the query-protocol XML error
+(``<Response><Errors><Error><Code>``), which botocore parses for EC2 and for
+STS alike, with the given HTTP status.  Errors come before faults, latency
+and the lag; an answered call counts in ``requests`` and ``by_action``, not
+in ``forwarded``, and per key in ``errors_answered``.  These are what real
+AWS answers in those cases: ``AccessDenied`` (HTTP 403) from STS for a role
+whose trust policy does not name the caller or that does not exist, and
+``AuthFailure`` / ``OptInRequired`` (HTTP 401 / 403) from EC2 in a region the
+account has not enabled.
+
 The decisions come from one ``random.Random(seed)`` in arrival order, so a run
 with the same seed and the same call sequence gets the same faults (with
 concurrent clients, the arrival order itself may vary).  Two optional limits
@@ -85,7 +112,8 @@ From the command line (repository root)::
 
     .venv/bin/python -m tests.support.aws_proxy --upstream http://127.0.0.1:5000 --port 0 \\
         --fault-rate 0.3 --latency-ms 50 [--seed 0] [--kinds throttle,drop_after] \\
-        [--actions CreateSecurityGroup,...] [--max-faults N] [--lag-seconds 1.5] [--port-file F]
+        [--actions CreateSecurityGroup,...] [--max-faults N] [--lag-seconds 1.5] [--port-file F] \\
+        [--error 'AssumeRole~333344445555=403:AccessDenied:not authorized' ...]
 
 It prints ``aws proxy listening on http://127.0.0.1:PORT -> UPSTREAM`` once
 ready and serves until SIGTERM/SIGINT; ``GET /_proxy/stats`` returns the
@@ -155,6 +183,36 @@ def _query_params(query: str, body: bytes, headers: Any) -> list[tuple[str, str]
     if body and "x-www-form-urlencoded" in (headers.get("Content-Type") or ""):
         params += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
     return params
+
+
+_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/")
+
+
+def _region(headers: Any) -> str | None:
+    """The region a request is signed for (its SigV4 credential scope), or None."""
+    match = _CREDENTIAL_SCOPE.search(headers.get("Authorization") or "")
+    return match.group(1) if match else None
+
+
+_ERROR_KEY = re.compile(r"^([A-Za-z0-9]+)(?:@([a-z0-9-]+))?(?:~(.+))?$")
+
+
+def parse_errors(errors: Any) -> tuple[tuple[str, str, str | None, str | None, tuple[int, str, str]], ...]:
+    """``errors`` (key -> (status, code, message)) -> matchers (key, action, region, text, answer); ValueError if bad."""
+    parsed = []
+    for key, answer in dict(errors or {}).items():
+        match = _ERROR_KEY.match(key)
+        if not match:
+            raise ValueError(f"errors: {key!r} is not ACTION[@REGION][~TEXT]")
+        try:
+            status, code, message = answer
+            status = int(status)
+        except (TypeError, ValueError):
+            raise ValueError(f"errors: the answer of {key!r} must be (status, code, message), not {answer!r}") from None
+        if not 400 <= status <= 599:
+            raise ValueError(f"errors: the status of {key!r} must be 4xx or 5xx, not {status}")
+        parsed.append((key, match.group(1), match.group(2), match.group(3), (status, str(code), str(message))))
+    return tuple(parsed)
 
 
 def _action(path: str, params: list[tuple[str, str]], headers: Any) -> str:
@@ -443,23 +501,29 @@ class FaultPlan:
 
     def __init__(self, fault_rate: float, latency_ms: float, seed: int, kinds: Iterable[str],
                  actions: Iterable[str] | None = None, max_faults: int | None = None,
-                 lag_seconds: float = 0.0) -> None:
+                 lag_seconds: float = 0.0, errors: Any = None) -> None:
         self._lock = threading.Lock()
         self.actions: frozenset[str] | None = None
         self.max_faults: int | None = None
+        self.errors: tuple = ()
         self.lag = ConsistencyLag()
         self.configure(fault_rate=fault_rate, latency_ms=latency_ms, seed=seed, kinds=kinds,
-                       actions=actions, max_faults=max_faults, lag_seconds=lag_seconds)
+                       actions=actions, max_faults=max_faults, lag_seconds=lag_seconds, errors=errors)
         self.reset_stats()
 
     _UNSET: Any = object()
 
     def configure(self, fault_rate: float | None = None, latency_ms: float | None = None,
                   seed: int | None = None, kinds: Iterable[str] | None = None,
-                  actions: Any = _UNSET, max_faults: Any = _UNSET, lag_seconds: float | None = None) -> None:
+                  actions: Any = _UNSET, max_faults: Any = _UNSET, lag_seconds: float | None = None,
+                  errors: Any = _UNSET) -> None:
         """Change settings; ``actions``/``max_faults`` accept None (= no limit); ``lag_seconds=0``
-        turns the consistency lag off (a new value also applies to the ids already remembered)."""
+        turns the consistency lag off (a new value also applies to the ids already remembered);
+        ``errors`` replaces the scripted error answers (None or {}: none)."""
+        parsed_errors = parse_errors(errors) if errors is not self._UNSET else None
         with self._lock:
+            if parsed_errors is not None:
+                self.errors = parsed_errors
             if lag_seconds is not None:
                 if lag_seconds < 0:
                     raise ValueError(f"lag_seconds must be >= 0, not {lag_seconds}")
@@ -484,6 +548,20 @@ class FaultPlan:
                 if unknown or not kinds:
                     raise ValueError(f"kinds must be a non-empty subset of {ALL_KINDS}, not {kinds}")
                 self.kinds = kinds
+
+    def error_for(self, action: str, region: str | None, params: list[tuple[str, str]]) -> tuple[int, str, str] | None:
+        """The scripted error answer of this call (``errors``), counted; None when no key matches."""
+        with self._lock:
+            for key, wanted, in_region, text, answer in self.errors:
+                if wanted != action or (in_region is not None and in_region != region):
+                    continue
+                if text is not None and not any(text in value for _name, value in params):
+                    continue
+                self._requests += 1
+                self._by_action[action] += 1
+                self._errors_answered[key] += 1
+                return answer
+        return None
 
     def decide(self, action: str) -> str | None:
         """The fault for the next AWS call (None: forward it normally); counts it."""
@@ -524,6 +602,7 @@ class FaultPlan:
         with self._lock:
             self._requests = self._forwarded = self._passthrough = self._upstream_errors = 0
             self._lag_hidden = self._lag_rewritten = 0
+            self._errors_answered: Counter[str] = Counter()
             self._faults: Counter[str] = Counter()
             self._by_action: Counter[str] = Counter()
             self._faults_by_action: Counter[str] = Counter()
@@ -547,6 +626,8 @@ class FaultPlan:
                 "lag_seconds": self.lag.lag_seconds,
                 "lag_hidden": self._lag_hidden,  # AWS calls answered NotFound by the lag (not forwarded)
                 "lag_rewritten": self._lag_rewritten,  # describe answers rewritten by the lag
+                "errors": [key for key, *_rest in self.errors],  # the scripted error keys, in match order
+                "errors_answered": dict(self._errors_answered),  # key -> calls it answered (not forwarded)
             }
 
 
@@ -591,6 +672,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         params = _query_params(split.query, body, self.headers)
         action = _action(split.path, params, self.headers)
+        error = plan.error_for(action, _region(self.headers), params) if plan.errors else None
+        if error is not None:  # a scripted error (role not assumable, region disabled): never reaches moto
+            status, code, message = error
+            self._answer(status, ec2_error_body(code, message), "text/xml;charset=UTF-8")
+            return
         kind = plan.decide(action)
         if plan.latency_ms:
             time.sleep(plan.latency_ms / 1000.0)
@@ -713,8 +799,8 @@ class Proxy:
 
     def configure(self, **changes: Any) -> None:
         """Change ``fault_rate``, ``latency_ms``, ``seed`` (restarts the sequence), ``kinds``,
-        ``actions``, ``max_faults`` or ``lag_seconds`` live (``max_faults`` counts the faults since the
-        last stats reset)."""
+        ``actions``, ``max_faults``, ``lag_seconds`` or ``errors`` live (``max_faults`` counts the faults
+        since the last stats reset)."""
         self._server.plan.configure(**changes)
 
     def stop(self) -> None:
@@ -734,12 +820,12 @@ class Proxy:
 def start_proxy(upstream_url: str, fault_rate: float = 0.0, latency_ms: float = 0, seed: int = 0,
                 kinds: Iterable[str] = ALL_KINDS, port: int = 0, host: str = "127.0.0.1",
                 actions: Iterable[str] | None = None, max_faults: int | None = None,
-                lag_seconds: float = 0.0) -> Proxy:
+                lag_seconds: float = 0.0, errors: Any = None) -> Proxy:
     """Serve the proxy on loopback in daemon threads; ``port=0`` picks a free port.
 
     ``actions``: only these AWS actions can be faulted (default: all); ``max_faults``:
     stop injecting after that many faults (default: no limit); ``lag_seconds``: the
-    consistency lag (default 0: off)."""
+    consistency lag (default 0: off); ``errors``: scripted error answers (default none)."""
     split = urlsplit(upstream_url)
     if split.scheme != "http" or not split.hostname or not split.port:
         raise ValueError(f"upstream must be http://HOST:PORT, not {upstream_url!r}")
@@ -747,7 +833,7 @@ def start_proxy(upstream_url: str, fault_rate: float = 0.0, latency_ms: float = 
     _check_loopback(host, "listen address")
     if ":" in host:
         raise ValueError("the aws proxy listens on IPv4 loopback (127.0.0.1 or localhost)")
-    plan = FaultPlan(fault_rate, latency_ms, seed, kinds, actions, max_faults, lag_seconds)
+    plan = FaultPlan(fault_rate, latency_ms, seed, kinds, actions, max_faults, lag_seconds, errors)
     server = _ProxyServer((host, port), (split.hostname, split.port), plan)
     thread = threading.Thread(target=server.serve_forever, name=f"aws-proxy-{server.server_address[1]}", daemon=True)
     thread.start()
@@ -769,12 +855,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lag-seconds", type=float, default=0.0,
                         help="emulate EC2's eventual consistency for this long after a create or tag write (0: off)")
     parser.add_argument("--port-file", type=Path, help="write the chosen port to this file")
+    parser.add_argument("--error", action="append", default=[], metavar="KEY=STATUS:CODE:MESSAGE",
+                        help="answer the calls KEY (ACTION[@REGION][~TEXT]) matches with this error (repeatable)")
     args = parser.parse_args(argv)
+    errors = {}
+    for item in args.error:
+        key, _sep, answer = item.partition("=")
+        status, _sep, rest = answer.partition(":")
+        code, _sep, message = rest.partition(":")
+        errors[key] = (status, code, message)
     try:
         proxy = start_proxy(args.upstream, args.fault_rate, args.latency_ms, args.seed,
                             [k.strip() for k in args.kinds.split(",") if k.strip()], args.port, args.host,
                             [a.strip() for a in args.actions.split(",") if a.strip()] if args.actions else None,
-                            args.max_faults, args.lag_seconds)
+                            args.max_faults, args.lag_seconds, errors)
     except ValueError as err:
         parser.error(str(err))
     return serve_until_signalled(proxy, f"aws proxy listening on {proxy.url} -> {proxy.upstream_url}", args.port_file)
