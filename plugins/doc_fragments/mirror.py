@@ -112,11 +112,32 @@ options:
       - What becomes of a group reference that no mirror can stand for in a target VPC (a self reference and a reference
         to another managed source mirrored into the same VPC always become mirror references).
       - V(drop) drops it and reports it in RV(classiclink.mirror.classiclink_mirror_group#module:groups[].skipped_references).
-      - V(addresses) makes it a reference to the referenced group's address list in the target's scope, a customer-managed
-        prefix list tagged C(classiclinkmirror:addressesOf=<group ARN>) holding the /32 (or /128) addresses of the group's
-        members; for a mirror in another account or region, a self reference becomes the mirror reference plus the
-        source's own address list, so that the source side's members keep access. A list reference counts as its
-        maximum entries against O(classiclink.mirror.classiclink_mirror_group#module:rules_quota).
+      - V(addresses) makes every other reference to a group of the source's account and region (unmanaged, or mirrored
+        into another VPC) a reference to that group's B(address list) in the mirror's account and region - a
+        customer-managed prefix list tagged C(classiclinkmirror:addressesOf=<group ARN>) whose entries are exactly the /32
+        (IPv4) or /128 (IPv6) addresses of the group's members, that is every network interface carrying the group
+        (instances, load balancers, endpoints...), per O(address_kind). For a mirror in another account or region, a
+        self reference becomes the mirror reference plus the source's own address list, so that the source side's
+        members keep access. References to the EC2-Classic load balancer group, to groups of other accounts, and to a
+        managed group whose own mirror cannot be planned are still dropped and reported.
+      - The lists are kept exact by every run (the true-up) - created with the first members (an IPv4 list always, an
+        IPv6 list once a member has an IPv6 address), then one C(ModifyManagedPrefixList) per changed list (per 100
+        entries added and removed) with C(CurrentVersion); the maximum entries are sized with headroom (half again
+        the addresses, at least 10, in steps of 10) and grown, in a call of their own, when needed. They are created and
+        updated before the mirrors' rules that refer to them, and reported in
+        RV(classiclink.mirror.classiclink_mirror_group#module:address_lists).
+      - A reference to a list counts as the list's maximum entries against
+        O(classiclink.mirror.classiclink_mirror_group#module:rules_quota); a pair over the quota fails before any
+        change (its lists are not created).
+      - With O(classiclink.mirror.classiclink_mirror_group#module:prune=true), lists of this account and region's groups that
+        no rule refers to any more (or duplicates) are deleted, after the rules referring to them were revoked; lists
+        of other accounts' and regions' groups are left to their own runs. With V(drop) no list is read or changed
+        (switching back to V(drop) revokes the list references from the mirrors; the lists stay until a run with
+        V(addresses) and prune).
+      - Reads, only when a pair refers to a list (or with prune) - per target scope one C(DescribeManagedPrefixLists) and
+        one C(GetManagedPrefixListEntries) per list, per source scope one C(DescribeNetworkInterfaces) per 200
+        referenced groups. The run also needs its own account (C(sts:GetCallerIdentity) unless O(account_id) or
+        O(role_arn) gives it), since lists name their group by ARN.
     type: str
     choices: [drop, addresses]
     default: drop
@@ -124,8 +145,11 @@ options:
   address_kind:
     description:
       - With O(references=addresses), which addresses of the members the address lists hold - V(private) (every private
-        IPv4 address) or V(public) (public IPv4 addresses, auto-assigned or Elastic IPs; members without one are
-        reported). IPv6 addresses are listed with both.
+        IPv4 address, primary and secondary) or V(public) (public IPv4 addresses, auto-assigned or Elastic IPs, what
+        another region or the internet sees). IPv6 addresses are listed with both (IPv6 is not translated).
+      - With V(public), members without a public IPv4 address are not in the list; each is reported in
+        RV(classiclink.mirror.classiclink_mirror_group#module:address_lists[].members_without_public_address) with code
+        V(no_public_address), and as a warning (not a failure).
     type: str
     choices: [private, public]
     default: private

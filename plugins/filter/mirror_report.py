@@ -667,7 +667,11 @@ def _address_lists(scope: Scope) -> str:
             else:
                 texts.append(_text(member))
         ident = entry.get("prefix_list_id") or entry.get("id") or ""
-        state = entry.get("state") or ("changed" if entry.get("changed") else "")
+        state = entry.get("state") or entry.get("action") or ("changed" if entry.get("changed") else "")
+        if entry.get("error"):
+            state = "%s: %s" % (state or "failed", entry["error"])
+        if entry.get("region") and entry.get("group_arn"):
+            state = "%s (%s of %s, in %s %s)" % (state, entry.get("family") or "", entry["group_arn"], entry.get("account") or "", entry["region"])
         out.append('<tr%s><td>%s</td><td class="id">%s</td><td>%s</td><td class="id">%s</td></tr>' % (
             _attrs(data_address_list=entry.get("name") or ident, data_scope=scope.name), _e(entry.get("name") or ident), _e(ident), _e(state),
             "<br>".join(_e(text) for text in texts) or '<span class="muted">no members</span>'))

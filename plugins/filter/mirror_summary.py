@@ -211,6 +211,41 @@ _value:
       description: Source rules that guardrails kept out of the mirrors (RV(classiclink.mirror.classiclink_mirror_group#module:groups[].withheld_rules)).
       type: int
       sample: 0
+    address_lists_created:
+      description:
+        - Address lists created (O(classiclink.mirror.classiclink_mirror_group#module:references=addresses);
+          RV(classiclink.mirror.classiclink_mirror_group#module:address_lists[].action)). The four address-list counts
+          make the line C(address lists - X created, Y modified, Z unchanged, W deleted), shown when the run has any list.
+      type: int
+      sample: 0
+      version_added: 0.3.0
+    address_lists_modified:
+      description: Address lists whose entries (or size) were changed - the true-up of a membership change.
+      type: int
+      sample: 0
+      version_added: 0.3.0
+    address_lists_unchanged:
+      description: Address lists already exact.
+      type: int
+      sample: 0
+      version_added: 0.3.0
+    address_lists_deleted:
+      description: Unused address lists deleted (prune).
+      type: int
+      sample: 0
+      version_added: 0.3.0
+    address_lists_failed:
+      description: Address lists that failed (each also in RV(_value.errors)).
+      type: int
+      sample: 0
+      version_added: 0.3.0
+    members_without_public_address:
+      description:
+        - Members left out of address lists because they have no public IPv4 address (address_kind public, code
+          V(no_public_address)).
+      type: int
+      sample: 0
+      version_added: 0.3.0
     mirrors_in_use:
       description:
         - Mirrors in use - reported in use by the mirror call's usage audit, or linked by the link call. 0 when the mirror
@@ -295,6 +330,12 @@ COUNTERS = (
     "classiclink_enabled",
     "orphans_kept",
     "rules_withheld",
+    "address_lists_created",
+    "address_lists_modified",
+    "address_lists_unchanged",
+    "address_lists_deleted",
+    "address_lists_failed",
+    "members_without_public_address",
     "mirrors_in_use",
     "mirrors_total",
 )
@@ -471,6 +512,22 @@ class _Summary:
         self.counts["mirrors_in_use"] = len(audited) - len(unused)
         self.unused = ["%s (%s)" % (entry.get("source_group_name"), entry.get("mirror_group_id")) for entry in unused]
 
+    def add_address_lists(self, result: t.Any) -> None:
+        """The address lists of a mirror call (references=addresses): counted by action, failures listed."""
+        if not isinstance(result, dict):
+            return
+        for entry in result.get("address_lists") or ():
+            if not isinstance(entry, dict):
+                continue
+            if entry.get("error"):
+                self.counts["address_lists_failed"] += 1
+                self.errors.append("address list %s (%s): %s" % (entry.get("name"), entry.get("prefix_list_id"), entry["error"]))
+            else:
+                action = entry.get("action")
+                if action in ("created", "modified", "unchanged", "deleted"):
+                    self.counts["address_lists_" + action] += 1
+            self.counts["members_without_public_address"] += len(entry.get("members_without_public_address") or ())
+
     def add_orphans(self, mirrored: t.Any) -> None:
         if not isinstance(mirrored, dict):
             return
@@ -520,6 +577,12 @@ class _Summary:
             out.append("orphan mirrors kept: %d (turn pruning on to delete them)" % c["orphans_kept"])
         if c["rules_withheld"]:
             out.append("rules withheld by guardrails: %d" % c["rules_withheld"])
+        lists = [c["address_lists_" + action] for action in ("created", "modified", "unchanged", "deleted", "failed")]
+        if any(lists):
+            out.append("address lists: %d created, %d modified, %d unchanged, %d deleted%s" % (
+                lists[0], lists[1], lists[2], lists[3], ", %d failed" % lists[4] if lists[4] else ""))
+        if c["members_without_public_address"]:
+            out.append("members without a public address (not in their address lists): %d" % c["members_without_public_address"])
         if c["mirrors_total"]:
             shown = ", ".join(self.unused[:UNUSED_SHOWN]) + (", and %d more" % (len(self.unused) - UNUSED_SHOWN) if len(self.unused) > UNUSED_SHOWN else "")
             out.append("mirrors in use: %d of %d%s" % (c["mirrors_in_use"], c["mirrors_total"], "; not yet: " + shown if shown else ""))
@@ -568,6 +631,7 @@ def mirror_summary(mirrored: t.Any, links: t.Any = None, pruned: t.Any = None, r
     summary.add_links(links)
     summary.add_groups(pruned, "prune", orphans_only=True)
     summary.add_orphans(mirrored)
+    summary.add_address_lists(mirrored)
     summary.add_usage(mirrored, links)
     summary.add_warnings(mirrored, links, pruned, region, link_tag_keys, vpc_ids)
     return summary.result()

@@ -46,7 +46,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import replace
-from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_specifications
 
@@ -56,12 +56,17 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.addresses impor
     MODIFY,
     AddressList,
     ListPlan,
+    Members,
+    group_of_arn,
     index_lists,
     list_tags,
+    member_addresses,
     plan_list,
+    plan_scope_lists,
     read_address_list,
 )
 from ansible_collections.classiclink.mirror.plugins.module_utils.model import Outcome, Problem
+from ansible_collections.classiclink.mirror.plugins.module_utils.rules import PREFIX_LIST
 from ansible_collections.classiclink.mirror.plugins.module_utils.scope import (
     DEFAULT_CONCURRENCY,
     FRESH_RETRIES,
@@ -75,6 +80,7 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.scope import (
     problem_of,
     run_concurrently,
 )
+from ansible_collections.classiclink.mirror.plugins.module_utils.targets import TargetScope
 
 PREFIX_LIST_NOT_FOUND = "InvalidPrefixListID.NotFound"
 VERSION_MISMATCH = "PrefixListVersionMismatch"
@@ -392,3 +398,140 @@ class ListExecutor:
 
 def apply_list_plans(scope: Scope, plans: Iterable[ListPlan], concurrency: int = DEFAULT_CONCURRENCY) -> Outcome:
     return ListExecutor(scope, concurrency).apply(plans)
+
+
+# -- references=addresses: the lists a group plan needs -------------------------------------------
+
+
+class RunLists:
+    """The address lists of one run: the list plans per target scope, what they were planned from, and the
+    scopes whose lists could not be read."""
+
+    def __init__(self) -> None:
+        self.plans: Dict[TargetScope, Tuple[ListPlan, ...]] = {}
+        self.members: Dict[str, Members] = {}  # group ARN -> its members (as address_kind reads them)
+        self.current: Dict[str, AddressList] = {}  # list id -> as read (the --diff's before)
+        self.problems: Dict[TargetScope, Problem] = {}  # target scopes whose lists could not be read
+
+    @property
+    def changed(self) -> bool:
+        return any(plan.changed for plans in self.plans.values() for plan in plans)
+
+    def keyed(self, home: TargetScope) -> Dict[object, Tuple[ListPlan, ...]]:
+        """The plans keyed as ScopedExecutor keys scopes (None: the home scope)."""
+        return {(None if scope == home else scope): plans for scope, plans in self.plans.items()}
+
+
+def _referenced_ids(snapshot, plan, scope: TargetScope) -> Set[str]:
+    """Prefix lists the rules of ``scope`` refer to once the plan is applied: the planned rules of its mirrors, and
+    the current rules of every other group of the scope the run read (a deleted mirror refers to nothing)."""
+    home = snapshot.home
+    planned: Dict[str, object] = {}
+    deleted: Set[str] = set()
+    found: Set[str] = set()
+    for pair in plan.pairs:
+        if (pair.scope or home) != scope:
+            continue
+        if pair.removal:
+            if not pair.error:
+                deleted.update(pair.delete_ids)
+            continue
+        rules = pair.after if not pair.error and pair.rules else (pair.mirror.rules if pair.mirror is not None else {})
+        if pair.mirror is not None:
+            planned[pair.mirror.id] = rules
+        else:
+            found.update(rule.target for rule in rules if rule.kind == PREFIX_LIST)
+    for group in snapshot.groups.values():
+        if snapshot.scope_of_group(group.id) != scope or group.id in deleted:
+            continue
+        rules = planned.get(group.id, group.rules)
+        found.update(rule.target for rule in rules if rule.kind == PREFIX_LIST)
+    return found
+
+
+def plan_with_lists(snapshot, refs: Sequence[str], options, plan, home_scope: Scope, others: Mapping[TargetScope, Scope],
+                    concurrency: int = DEFAULT_CONCURRENCY):
+    """references=addresses: read the address lists and the members the plan's rules need, plan the lists, and plan
+    the pairs again with the lists' ids (placeholders for lists to create) and sizes (their quota weight).
+
+    -> (plan, RunLists). Reads only when a pair refers to an address list, or with ``prune`` (then every target scope
+    of the run is read, so that unused lists are found): per target scope 1 DescribeManagedPrefixLists + 1
+    GetManagedPrefixListEntries per list; per scope of the referenced groups 1 DescribeNetworkInterfaces per 200 groups.
+    A target scope whose lists cannot be read fails its pairs (``unreachable_scope``)."""
+    from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import KnownLists  # pylint: disable=import-outside-toplevel
+    from ansible_collections.classiclink.mirror.plugins.module_utils.plan_groups import plan_pairs  # pylint: disable=import-outside-toplevel
+
+    run = RunLists()
+    home = snapshot.home
+    if options.references != "addresses":
+        return plan, run
+
+    def reach(target: TargetScope) -> Optional[Scope]:
+        return home_scope if target == home else others.get(target)
+
+    targets = set(wanted.scope for wanted in plan.address_lists)
+    if options.prune:
+        targets.update(pair.scope or home for pair in plan.pairs)
+    targets = sorted(target for target in targets if reach(target) is not None and target not in options.scope_problems)
+    if not targets:
+        return plan, run
+    group_scopes: Dict[TargetScope, Set[str]] = {}
+    for wanted in plan.address_lists:
+        group_scopes.setdefault(wanted.group_scope, set()).add(wanted.group_id)
+    lists: Dict[TargetScope, ScopeLists] = {}
+    interfaces: Dict[TargetScope, List[dict]] = {}
+
+    def read_lists(target: TargetScope) -> None:
+        scope = reach(target)
+        try:
+            lists[target] = load_lists(scope, target.account or None)
+        except (BotoCoreError, ClientError, ResponseParserError) as exc:
+            problem = scope.unreachable(exc)
+            run.problems[target] = Problem(problem.code, "%s (reading the address lists)" % problem.message, problem.aws_code)
+
+    def read_members(group_scope: TargetScope) -> None:
+        scope = reach(group_scope)
+        interfaces[group_scope] = member_interfaces(scope, group_scopes[group_scope]) if scope is not None else []
+
+    run_concurrently(targets, read_lists, concurrency)
+    run_concurrently(sorted(group_scopes), read_members, concurrency)  # errors: the caller fails the module
+    for wanted in plan.address_lists:
+        if wanted.group_arn not in run.members:
+            run.members[wanted.group_arn] = member_addresses(interfaces.get(wanted.group_scope, ()), wanted.group_id, options.address_kind)
+    for scope_lists in lists.values():
+        run.current.update((item.id, item) for item in scope_lists.all())
+
+    known_lists: Dict[Tuple[TargetScope, str], Tuple[Tuple[str, str, int], ...]] = {}
+    sizes = {item.id: item.max_entries for item in run.current.values()}
+    for target in sorted(lists):
+        arns = sorted(set(wanted.group_arn for wanted in plan.address_lists if wanted.scope == target))
+        first = plan_scope_lists({arn: run.members[arn] for arn in arns}, lists[target].all())
+        for list_plan in first:
+            list_id = list_plan.prefix_list_id or list_plan.placeholder
+            known_lists[(target, list_plan.group_arn)] = known_lists.get((target, list_plan.group_arn), ()) + (
+                (list_plan.family, list_id, list_plan.max_entries),)
+            sizes[list_id] = list_plan.max_entries
+    problems = dict(options.scope_problems)
+    problems.update(run.problems)
+    known = KnownLists(known_lists, frozenset(run.current), sizes)
+    plan = plan_pairs(snapshot, refs, replace(options, address_lists=known, scope_problems=problems))
+
+    for target in sorted(lists):
+        active = sorted(set(wanted.group_arn for wanted in plan.address_lists if wanted.scope == target and wanted.active))
+        current = lists[target].all()
+        keep = _referenced_ids(snapshot, plan, target)
+        wanted_arns = set(wanted.group_arn for wanted in plan.address_lists if wanted.scope == target)
+        for item in current:
+            # Lists of groups only failed pairs refer to, and lists of other scopes' groups (their own runs decide): kept.
+            if item.group_arn in wanted_arns or _group_scope(item.group_arn) != (home.account, home.region):
+                keep.add(item.id)
+        run.plans[target] = plan_scope_lists({arn: run.members[arn] for arn in active}, current, options.prune, keep)
+    return plan, run
+
+
+def _group_scope(arn: str) -> Tuple[str, str]:
+    try:
+        _group, account, region = group_of_arn(arn)
+    except ValueError:
+        return ("", "")
+    return (account, region)

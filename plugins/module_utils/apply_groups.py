@@ -33,11 +33,14 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     boto3_tag_specifications,
 )
 
+from ansible_collections.classiclink.mirror.plugins.module_utils.addresses import ListPlan, is_list_placeholder
+from ansible_collections.classiclink.mirror.plugins.module_utils.address_lists import ListExecutor
 from ansible_collections.classiclink.mirror.plugins.module_utils.model import RETARGETED, Outcome, Problem
 from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import PLACEHOLDER_PREFIX, CreateMirror, PairPlan, Plan, record_change, with_ids
 from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
     GROUP,
     INGRESS,
+    PREFIX_LIST,
     RuleDiff,
     RuleSet,
     flatten,
@@ -75,9 +78,19 @@ class _Unresolved(Exception):
         self.source_id = source_id
 
 
+class _UnresolvedList(Exception):
+    """A rule refers to an address list that was not created."""
+
+    def __init__(self, placeholder: str):
+        super().__init__(placeholder)
+        self.placeholder = placeholder
+
+
 class GroupExecutor:
-    def __init__(self, scope: Scope, concurrency: int = DEFAULT_CONCURRENCY, outcome: Optional[Outcome] = None):
+    def __init__(self, scope: Scope, concurrency: int = DEFAULT_CONCURRENCY, outcome: Optional[Outcome] = None,
+                 scope_key: object = None):
         self.scope = scope
+        self.scope_key = scope_key  # this scope's key in Outcome.list_ids (None: the run's home scope)
         self.concurrency = max(1, int(concurrency))
         self.outcome = outcome if outcome is not None else Outcome()  # shared by the executors of one run's scopes
         self.fresh: Set[str] = set()  # groups this run created (or found just created): EC2 may not know them yet
@@ -126,10 +139,13 @@ class GroupExecutor:
 
     def resolve_rules(self, rules: RuleSet) -> RuleSet:
         resolved: RuleSet = {}
+        list_ids = self.outcome.list_ids.get(self.scope_key, {})
         for rule, description in rules.items():
-            rule = with_ids(rule, self.outcome.ids)
+            rule = with_ids(with_ids(rule, self.outcome.ids), list_ids)
             if rule.kind == GROUP and rule.target.startswith(PLACEHOLDER_PREFIX):
                 raise _Unresolved(rule.target[len(PLACEHOLDER_PREFIX):])  # its mirror was not created
+            if rule.kind == PREFIX_LIST and is_list_placeholder(rule.target):
+                raise _UnresolvedList(rule.target)  # its address list was not created
             resolved[rule] = description
         return resolved
 
@@ -224,6 +240,11 @@ class GroupExecutor:
             self.outcome.fail(index, Problem("dependency_failed", (
                 "rules of mirror %s were not changed: it refers to the mirror of %s, which could not be created"
                 % (group_id, missing.source_id))))
+            return
+        except _UnresolvedList as missing:
+            self.outcome.fail(index, Problem("dependency_failed", (
+                "rules of mirror %s were not changed: it refers to the address list %s, which could not be created"
+                % (group_id, missing.placeholder))))
             return
         except (BotoCoreError, ClientError, ResponseParserError) as exc:
             if not is_code(exc, GROUP_NOT_FOUND) or self.read_group(group_id) is not None:
@@ -337,7 +358,8 @@ class ScopedExecutor:
         self.home = GroupExecutor(home, concurrency, self.outcome)
         self.executors: Dict[object, GroupExecutor] = {None: self.home}
         for key, scope in self.scopes.items():
-            self.executors[key] = GroupExecutor(scope, concurrency, self.outcome)
+            self.executors[key] = GroupExecutor(scope, concurrency, self.outcome, key)
+        self.list_executors: Dict[object, ListExecutor] = {}  # address lists, per scope (None: home)
 
     def _split(self, plan: Plan) -> Dict[object, Set[int]]:
         split: Dict[object, Set[int]] = {}
@@ -371,6 +393,38 @@ class ScopedExecutor:
     def apply(self, plan: Plan) -> Outcome:
         self.apply_converging(plan)
         return self.apply_removals(plan)
+
+    # -- address lists (references=addresses) -----------------------------------
+
+    def _lists(self, lists: Mapping[object, Sequence[ListPlan]], phase: str) -> None:
+        work = sorted((key for key in lists if key in self.executors and lists[key]), key=lambda key: (key is not None, str(key)))
+        width = max(1, min(self.concurrency, len(work)))
+
+        def run(key) -> None:
+            executor = self.list_executors.get(key)
+            if executor is None:
+                executor = self.list_executors[key] = ListExecutor(self.executors[key].scope, max(1, self.concurrency // width))
+            getattr(executor, phase)(lists[key])
+            for placeholder, list_id in executor.outcome.ids.items():
+                self.outcome.created_list(key, placeholder, list_id)
+
+        run_concurrently(work, run, width)
+
+    def apply_lists(self, lists: Mapping[object, Sequence[ListPlan]]) -> Outcome:
+        """Create and true up the address lists of every scope (``lists``: scope key -> its list plans), before the
+        mirrors' rules that refer to them (apply_converging); created lists' ids go to ``Outcome.list_ids``."""
+        self._lists(lists, "apply_converging")
+        return self.outcome
+
+    def delete_lists(self, lists: Mapping[object, Sequence[ListPlan]]) -> Outcome:
+        """Delete the unused address lists (prune), after the rules that referred to them were revoked (apply_removals)."""
+        self._lists(lists, "apply_deletions")
+        return self.outcome
+
+    def list_problem(self, key: object, plan: ListPlan) -> Optional[Problem]:
+        """Why a list of scope ``key`` failed (None: as planned, or not run)."""
+        executor = self.list_executors.get(key)
+        return executor.outcome.problem(plan.key) if executor is not None else None
 
 
 def apply_plan(scope: Scope, plan: Plan, concurrency: int = DEFAULT_CONCURRENCY) -> Outcome:

@@ -63,6 +63,8 @@ CODES: Dict[str, str] = {
     "mirror_missing": "the mirror of a member group does not exist",
     "classiclink_disabled": "ClassicLink is not enabled on the target VPC",
     "bad_groups": "the explicit link groups do not name one VPC's groups",
+    # why a member of a group is not in its address list (address_lists[].members_without_public_address[].code)
+    "no_public_address": "address_kind is public and the member has no public IPv4 address",
 }
 # Why a mirror is an orphan (orphans[].reason, groups[].orphan).
 SOURCE_GONE, UNTAGGED, RETARGETED = "source_gone", "untagged", "retargeted"
@@ -213,7 +215,10 @@ class Outcome:
     """
 
     def __init__(self) -> None:
-        self.ids: Dict[str, str] = {}  # placeholder -> created group id (or address list id)
+        self.ids: Dict[str, str] = {}  # placeholder -> created group id
+        # address lists created, per scope (None: the home scope): placeholder -> list id. Per scope because a group
+        # referred to in two scopes has a list in each, under the same placeholder.
+        self.list_ids: Dict[object, Dict[str, str]] = {}
         self.source_tags: Dict[str, object] = {}  # source id -> the TagChange its record really got (several scopes)
         self.failed: Dict[object, Problem] = {}
         self._lock = threading.Lock()
@@ -228,6 +233,16 @@ class Outcome:
 
     def problem(self, item: object) -> Optional[Problem]:
         return self.failed.get(item)
+
+    def created_list(self, scope: object, placeholder: str, list_id: str) -> None:
+        with self._lock:
+            self.list_ids.setdefault(scope, {})[placeholder] = list_id
+
+    def ids_for(self, scope: object) -> Dict[str, str]:
+        """The real ids a pair of ``scope`` (None: home) reads its placeholders with: mirrors, and that scope's lists."""
+        ids = dict(self.ids)
+        ids.update(self.list_ids.get(scope, {}))
+        return ids
 
     def resolve(self, value: Optional[str]) -> Optional[str]:
         """A placeholder -> the id of the group created for it (other values unchanged)."""

@@ -11,8 +11,8 @@ the executor reports what it did in an ``Outcome`` (``model.py``), never in the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from dataclasses import dataclass, field, replace
+from typing import Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
     ALL_PROTOCOLS,
@@ -20,6 +20,7 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
     DEFAULT_RULES_QUOTA,
     EGRESS,
     GROUP,
+    PREFIX_LIST,
     Rule,
     RuleDiff,
     RuleSet,
@@ -80,9 +81,12 @@ def home_sources(snapshot: Snapshot) -> List[SecurityGroup]:
 
 
 def with_ids(rule: Rule, ids: Mapping[str, str]) -> Rule:
-    """``rule`` with its placeholder target replaced by the id of the group created for it (when ``ids`` has it)."""
+    """``rule`` with its placeholder target replaced by the id of the group (or address list) created for it
+    (when ``ids`` has it)."""
     if rule.kind == GROUP and rule.target in ids:
         return rule.with_target(ids[rule.target], rule.user_id)
+    if rule.kind == PREFIX_LIST and rule.target in ids:
+        return replace(rule, target=ids[rule.target])
     return rule
 
 
@@ -163,6 +167,8 @@ class MirrorOptions:
     prune: bool = False  # also delete orphan mirrors
     prune_vpc_ids: Optional[Tuple[str, ...]] = None  # ... only in these VPCs
     guardrails: Tuple[Guardrail, ...] = ()  # rule patterns not carried into mirrors (guardrails.py)
+    # references=addresses: the address lists as read (None before they are read: every list is an IPv4 placeholder).
+    address_lists: Optional["KnownLists"] = None
 
 
 @dataclass(frozen=True)
@@ -341,6 +347,17 @@ class WantedList:
     family: str
     prefix_list_id: str  # the existing list's id, or an address-list placeholder
     max_entries: int = 0  # the list's size as planned (what a reference weighs in the quota)
+    active: bool = True  # a pair that did not fail refers to it (else: only failed pairs do; not created, not pruned)
+
+
+@dataclass(frozen=True)
+class KnownLists:
+    """The address lists of the scopes a run read (references=addresses), as the planner uses them."""
+
+    # (target scope, group ARN) -> ((family, list id or address-list placeholder, MaxEntries as planned), ...)
+    lists: Mapping[Tuple[TargetScope, str], Tuple[Tuple[str, str, int], ...]] = field(default_factory=dict)
+    own: FrozenSet[str] = frozenset()  # ids of every address list (addressesOf tag) of the scopes read
+    sizes: Mapping[str, int] = field(default_factory=dict)  # list id or placeholder -> MaxEntries (the quota weight)
 
 
 def record_mirrors(plan: Plan, source_id: str, outcome: Optional[Outcome] = None) -> List[GroupLocation]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from ansible_collections.classiclink.mirror.plugins.module_utils.addresses import IPV4, list_placeholder, weighted_quota_count
 from ansible_collections.classiclink.mirror.plugins.module_utils.guardrails import FAIL, GUARDRAIL, WITHHOLD, first_match
 from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import (
     CLASSIC_ELB_OWNER,
@@ -27,6 +28,7 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import (
     PairPlan,
     Plan,
     SourceRecord,
+    WantedList,
     current_record,
     find_orphans,
     GroupIndex,
@@ -47,7 +49,6 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.rules import (
     describe_rule,
     diff_rules,
     in_direction,
-    quota_count,
     rule_text,
 )
 from ansible_collections.classiclink.mirror.plugins.module_utils.model import Problem, SecurityGroup, Snapshot
@@ -63,8 +64,13 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.targets import 
     GroupLocation,
     Target,
     TargetScope,
+    group_arn,
     mirrored_from_value,
 )
+
+ADDRESSES = "addresses"  # the references option's value that makes address lists
+# Skipped-reference codes that references=addresses turns into address-list references.
+LISTABLE_CODES = ("unmanaged_reference", "other_target_reference")
 
 
 class _Planner:
@@ -79,6 +85,9 @@ class _Planner:
         self.mirror_ids = set(group.id for group in snapshot.mirrors())
         self.managed = managed_targets(snapshot, options.link_tag_keys)  # source id -> target VPCs
         self.sources_by_name: Optional[Dict[Tuple[str, str], List[str]]] = None  # (VPC, name) -> source ids
+        # references=addresses: (target scope, group ARN, family) -> the list, and the pairs (source, VPC) referring to it
+        self.wanted: Dict[Tuple[TargetScope, str, str], WantedList] = {}
+        self.wanting: Dict[Tuple[TargetScope, str, str], set] = {}
 
     # -- sources and targets -------------------------------------------------
 
@@ -257,24 +266,54 @@ class _Planner:
         owner = pair.scope.account if pair.scope is not None else source.owner_id  # the mirror's account
         desired: RuleSet = {}
         skipped: List[dict] = []
+        addresses = self.options.references == ADDRESSES
         for rule, description in rules.items():
             if rule.kind != GROUP:
                 desired[rule] = description
                 continue
             problem = None
+            listed: List[Rule] = []
             if rule.target == source.id:
                 mirror_id = pair.mirror_id
+                if addresses and pair.scope is not None:
+                    # The mirror is in another account or region: the source side's members keep access by address.
+                    listed = self.list_rules(pair, rule, source.id)
             elif vpc_id in self.managed.get(rule.target, ()) and rule.target in self.snapshot.groups:
                 mirror_id, problem = self.mirror_reference(rule.target, vpc_id)
             else:
                 mirror_id, problem = None, self.skip_reason(rule, source, vpc_id)
+                if addresses and problem.code in LISTABLE_CODES:
+                    listed, problem = self.list_rules(pair, rule, rule.target), None
+            for list_rule in listed:
+                desired[list_rule] = description
             if mirror_id:
                 desired[rule.with_target(mirror_id, owner)] = description
+            elif listed:
+                continue
             else:
                 entry = describe_rule(rule, description)
                 entry.update(reason=problem.message, code=problem.code)
                 skipped.append(entry)
         return desired, tuple(skipped)
+
+    def list_rules(self, pair: PairPlan, rule: Rule, group_id: str) -> List[Rule]:
+        """``rule`` as references to the address lists (one per family) of ``group_id``'s members in the pair's scope.
+
+        Sources are groups of the home scope and so are the groups their rules refer to (same account and region).
+        Before the lists are read (``options.address_lists`` None), every group has one IPv4 list, a placeholder."""
+        scope = pair.scope or self.home
+        arn = group_arn(self.home, group_id)
+        known = self.options.address_lists
+        entries = known.lists.get((scope, arn)) if known is not None else None
+        if not entries:
+            entries = ((IPV4, list_placeholder(arn, IPV4), 0),)
+        found = []
+        for family, list_id, size in entries:
+            key = (scope, arn, family)
+            self.wanted[key] = WantedList(scope, arn, group_id, self.snapshot.scope_of_group(group_id), family, list_id, size)
+            self.wanting.setdefault(key, set()).add((pair.source.id, pair.vpc_id))
+            found.append(Rule(rule.direction, rule.protocol, rule.from_port, rule.to_port, PREFIX_LIST, list_id))
+        return found
 
     def label(self, group_id: str) -> str:
         """``name (sg-...)`` when the run knows the group's name, else the id."""
@@ -324,6 +363,9 @@ class _Planner:
                 "remove the rules from the source, or change the guardrail" % (source.label, "; ".join(violations))))))
         withhold = [guardrail for guardrail in options.guardrails if guardrail.action == WITHHOLD]
         managed_ids = self.mirror_ids
+        known = options.address_lists
+        own_lists = known.own if known is not None else frozenset()
+        sizes = known.sizes if known is not None else {}
 
         def keep(rule: Rule) -> bool:
             if withhold and first_match(withhold, rule):
@@ -332,6 +374,8 @@ class _Planner:
                 return True
             if rule.kind == GROUP:
                 return rule.target not in managed_ids
+            if rule.kind == PREFIX_LIST and rule.target in own_lists:
+                return False  # a reference to one of our address lists is managed like a mirror reference
             return rule.kind == PREFIX_LIST and self.snapshot.is_classic(source.vpc_id)
 
         after = dict(current)
@@ -341,12 +385,15 @@ class _Planner:
             now = in_direction(current, direction)
             diff = diff_rules(in_direction(desired_all, direction), now, keep)
             final = apply_diff(now, diff)
-            needed = quota_count(final)
+            needed = weighted_quota_count(final, sizes)
             if needed > options.rules_quota:
+                weighed = [rule for rule in final if rule.kind == PREFIX_LIST and rule.target in sizes]
+                note = " (an address list counts as its maximum entries: %s)" % ", ".join(
+                    "%s %d" % (rule.target, sizes[rule.target]) for rule in sorted(weighed, key=Rule.sort_key)) if weighed else ""
                 return self.keep(failed(replace(pair, skipped_references=skipped), Problem("quota", (
-                    "mirror of %s would need %d %s rules but the quota is %d per group; remove rules from the source, "
-                    "or raise the EC2 quota and rules_quota" % (source.label, needed, direction, options.rules_quota)))))
-            if quota_count(set(now) | set(diff.authorize)) > options.rules_quota:
+                    "mirror of %s would need %d %s rules%s but the quota is %d per group; remove rules from the source, "
+                    "or raise the EC2 quota and rules_quota" % (source.label, needed, direction, note, options.rules_quota)))))
+            if weighted_quota_count(set(now) | set(diff.authorize), sizes) > options.rules_quota:
                 diff = RuleDiff(diff.authorize, diff.revoke, diff.update, revoke_first=True)
             diffs[direction] = diff
             why_revoked += self.revoke_reasons(diff.revoke)
@@ -476,7 +523,10 @@ def plan_pairs(snapshot: Snapshot, source_refs: Sequence[str], options: MirrorOp
     names = {group_id: group.name for group_id, group in snapshot.groups.items()}
     names.update(snapshot.names)
     names.update((pair.mirror_id, pair.source.name) for pair in ordered if pair.create)
-    plan = Plan(tuple(ordered), tuple(orphans), names, home=snapshot.home)
+    failed_keys = set((pair.source_id, pair.vpc_id) for pair in ordered if pair.error)
+    wanted = tuple(replace(planner.wanted[key], active=any(who not in failed_keys for who in planner.wanting[key]))
+                   for key in sorted(planner.wanted))
+    plan = Plan(tuple(ordered), tuple(orphans), names, home=snapshot.home, address_lists=wanted)
     return _with_records(planner, plan)
 
 

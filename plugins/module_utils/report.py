@@ -12,8 +12,18 @@ text to rewrite) and the failures, each with its ``code`` (``model.CODES``).
 
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Optional
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ansible_collections.classiclink.mirror.plugins.module_utils.addresses import (
+    CREATE,
+    DELETE,
+    MODIFY,
+    NONE,
+    AddressList,
+    ListPlan,
+    Members,
+    group_of_arn,
+)
 from ansible_collections.classiclink.mirror.plugins.module_utils.model import AUTHORIZE, REVOKE, UPDATE, Outcome, Problem
 from ansible_collections.classiclink.mirror.plugins.module_utils.tags import TagChange
 from ansible_collections.classiclink.mirror.plugins.module_utils.targets import TargetScope
@@ -157,10 +167,11 @@ def plan_result(plan: Plan, outcome: Optional[Outcome] = None) -> dict:
         written = None
         if real and pair.record and not pair.source_tags.empty:
             written = outcome.source_tags.get(pair.source_id)
-        entry = pair_result(pair, outcome.problem(index), outcome.ids, plan.names, plan.home, written)
+        ids = outcome.ids_for(pair.scope)  # created mirrors, and the created address lists of the pair's scope
+        entry = pair_result(pair, outcome.problem(index), ids, plan.names, plan.home, written)
         groups.append(entry)
         if entry["changed"]:
-            diffs.append(pair_diff(pair, outcome.ids, plan.names))
+            diffs.append(pair_diff(pair, ids, plan.names))
     return {"groups": groups, "diff": diffs, "orphans": orphan_results(plan.orphans)}
 
 
@@ -202,3 +213,74 @@ def links_result(plan: LinksPlan, outcome: Optional[Outcome] = None) -> dict:
         if item.action in MUTATING_ACTIONS
     ]
     return {"instances": instances, "enabled_classiclink": list(plan.enable_vpcs), "diff": diff}
+
+
+# -- address lists (references=addresses) -------------------------------------------------
+
+LIST_ACTIONS = {CREATE: "created", MODIFY: "modified", NONE: "unchanged", DELETE: "deleted"}
+
+
+def _without_public(members: Optional[Members]) -> List[dict]:
+    found = []
+    for member in (members.without_public if members is not None else ()):
+        found.append({"interface_id": member.interface_id, "instance_id": member.instance_id, "code": "no_public_address",
+                      "reason": "%s has no public IPv4 address (address_kind public): it is not in the address list" % (
+                          "instance %s (%s)" % (member.instance_id, member.interface_id) if member.instance_id
+                          else "%s %s" % (member.interface_type or "network interface", member.interface_id))})
+    return found
+
+
+def address_lists_result(plans: Mapping[TargetScope, Sequence[ListPlan]], members: Mapping[str, Members],
+                         current: Mapping[str, AddressList], home: Optional[TargetScope],
+                         outcome: Optional[Outcome] = None,
+                         problem: Optional[Callable[[object, ListPlan], Optional[Problem]]] = None) -> Tuple[List[dict], List[dict]]:
+    """(the module's ``address_lists``, their ``--diff`` entries): one entry per list of every target scope, with the
+    created lists' ids after a real run (``outcome``: its ``list_ids``; ``problem(scope key, plan)``: a list's failure);
+    in check mode a list to create is named by its placeholder."""
+    entries, diffs = [], []
+    for scope in sorted(plans):
+        key = None if scope == home else scope
+        ids = outcome.list_ids.get(key, {}) if outcome is not None else {}
+        for plan in plans[scope]:
+            failed = problem(key, plan) if problem is not None else None
+            if failed is None and plan.error:
+                failed = Problem("quota", plan.error)
+            list_id = plan.prefix_list_id or ids.get(plan.placeholder or "", plan.placeholder)
+            before = current.get(plan.prefix_list_id) if plan.prefix_list_id else None
+            before_entries = sorted(before.entries) if before is not None else []
+            after_entries = [] if plan.action == DELETE else list(plan.wanted)
+            group_id = None
+            try:
+                group_id = group_of_arn(plan.group_arn)[0] if plan.group_arn else None
+            except ValueError:
+                pass
+            entry = {
+                "account": scope.account or None,
+                "region": scope.region or None,
+                "group_arn": plan.group_arn,
+                "group_id": group_id,
+                "family": plan.family,
+                "name": plan.name,
+                "prefix_list_id": list_id,
+                "action": LIST_ACTIONS.get(plan.action, plan.action),
+                "changed": plan.changed and failed is None,
+                "max_entries": plan.max_entries,
+                "resized_to": plan.resize_to,
+                "entries": after_entries,
+                "entries_added": len(plan.add),
+                "entries_removed": len(plan.remove) if plan.action != DELETE else len(before_entries),
+                "added": list(plan.add),
+                "removed": list(plan.remove) if plan.action != DELETE else before_entries,
+                "reason": plan.reason,
+                "members_without_public_address": _without_public(members.get(plan.group_arn or "")) if plan.action != DELETE else [],
+                "error": failed.message if failed else None,
+                "code": failed.code if failed else None,
+                "aws_code": failed.aws_code if failed else None,
+            }
+            entries.append(entry)
+            if plan.changed:
+                header = "address list %s (%s) of %s in %s" % (plan.name, list_id, plan.group_arn, scope.label)
+                diffs.append({"before_header": header, "after_header": header,
+                              "before": "".join(cidr + "\n" for cidr in (before_entries if plan.action != CREATE else ())),
+                              "after": "".join(cidr + "\n" for cidr in after_entries)})
+    return entries, diffs

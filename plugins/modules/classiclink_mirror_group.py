@@ -21,8 +21,9 @@ description:
     with the description-update call, never by revoking and adding.
   - A reference to the source itself becomes a reference to its mirror; a reference to another managed source
     mirrored into the same VPC becomes a reference to that source's mirror, which is created first (empty) when
-    missing, so reference cycles converge in one run. Any other group reference cannot be translated; it is dropped
-    and reported in RV(groups[].skipped_references).
+    missing, so reference cycles converge in one run. Any other group reference cannot be translated; with
+    O(references=drop) (the default) it is dropped and reported in RV(groups[].skipped_references); with
+    O(references=addresses) it becomes a reference to the referenced group's address list (RV(address_lists)).
   - Rules on the mirror that refer to VPC groups that are not mirrors (for example a VPC load balancer's group added
     by hand) are preserved. Everything else that the source does not have is revoked, so manual changes to a mirror are
     undone.
@@ -165,7 +166,8 @@ attributes:
     description: Check mode plans from the same describes and reports exactly what a real run would change, with no mutating call.
   diff_mode:
     support: full
-    description: Shows the mirror's rules and tags before and after, per group.
+    description: Shows the mirror's rules and tags before and after, per group, and with O(references=addresses) each address
+      list's entries before and after (naming the list, its group and its account and region).
 notes:
   - Security group descriptions cannot be changed in EC2. When a source's description differs from its mirror's,
     the module warns and keeps the mirror.
@@ -766,8 +768,8 @@ groups:
         - V(name_taken) - a same-name group in the target VPC is not this source's mirror.
         - V(no_default_group) - the target VPC has no C(default) group.
         - V(unreadable_rules) - EC2 returned a rule that cannot be read.
-        - V(quota) - the mirror would exceed O(rules_quota).
-        - V(dependency_failed) - a mirror this pair refers to could not be created.
+        - V(quota) - the mirror would exceed O(rules_quota) (a reference to an address list counting as its maximum entries).
+        - V(dependency_failed) - a mirror (or an address list, O(references=addresses)) this pair refers to could not be created.
         - V(in_use) - a mirror to delete is still in use.
         - V(aws_error) - an EC2 call failed; RV(groups[].aws_code) has EC2's error code.
         - V(no_target_role) - the target is in another account and O(target_role_arn) is not set (or does not fit it).
@@ -783,6 +785,161 @@ groups:
       description:
         - EC2's error code when RV(groups[].code) is V(aws_error), or when an EC2 call failed for another code (for example
           C(InvalidGroup.NotFound) with V(not_found), C(DependencyViolation) with V(in_use)); null otherwise.
+      type: str
+      sample: null
+address_lists:
+  description:
+    - With O(references=addresses), one entry per address list of every target scope the run read - the lists the
+      mirrors' rules refer to (created, trued up or unchanged) and, with O(prune=true), the unused lists deleted.
+    - An address list is a customer-managed prefix list in the mirror's account and region, tagged
+      C(classiclinkmirror:addressesOf=<group ARN>), whose entries are exactly the /32 (IPv4) or /128 (IPv6) addresses
+      of the group's members (every network interface carrying the group), per O(address_kind).
+    - In check mode a list to create is named by the placeholder C(new-address-list-<family>-of-<group ARN>), as in the
+      rules of RV(groups[].ingress) that refer to it.
+  returned: when O(references=addresses)
+  type: list
+  elements: dict
+  version_added: 0.3.0
+  sample:
+    - account: "111122223333"
+      region: eu-west-1
+      group_arn: arn:aws:ec2:us-east-1:111122223333:security-group/sg-0123456789abcdef0
+      group_id: sg-0123456789abcdef0
+      family: IPv4
+      name: classiclinkmirror-addresses-sg-0123456789abcdef0-111122223333-us-east-1-ipv4
+      prefix_list_id: pl-0123456789abcdef0
+      action: modified
+      changed: true
+      max_entries: 10
+      resized_to: null
+      entries: [10.20.0.4/32, 10.20.0.9/32]
+      entries_added: 1
+      entries_removed: 0
+      added: [10.20.0.9/32]
+      removed: []
+      reason: null
+      members_without_public_address: []
+      error: null
+      code: null
+      aws_code: null
+  contains:
+    account:
+      description: Account of the list (the mirror's).
+      type: str
+      sample: "111122223333"
+    region:
+      description: Region of the list (the mirror's).
+      type: str
+      sample: eu-west-1
+    group_arn:
+      description: The group whose members the list holds (its C(classiclinkmirror:addressesOf) tag).
+      type: str
+      sample: arn:aws:ec2:us-east-1:111122223333:security-group/sg-0123456789abcdef0
+    group_id:
+      description: That group's id.
+      type: str
+      sample: sg-0123456789abcdef0
+    family:
+      description: V(IPv4) or V(IPv6) (a prefix list holds one address family; the IPv6 list exists once a member has an IPv6 address).
+      type: str
+      choices: [IPv4, IPv6]
+      sample: IPv4
+    name:
+      description: The list's name (for people; the tag is what identifies it).
+      type: str
+      sample: classiclinkmirror-addresses-sg-0123456789abcdef0-111122223333-us-east-1-ipv4
+    prefix_list_id:
+      description: The list's id (a placeholder for a list to create in check mode, or whose create failed).
+      type: str
+      sample: pl-0123456789abcdef0
+    action:
+      description:
+        - What the run did (in check mode, would do) - V(created), V(modified) (entries added or removed in one
+          C(ModifyManagedPrefixList) per 100 of each, with C(CurrentVersion), after a resize of its own when the list
+          must grow), V(unchanged), or V(deleted) (O(prune=true), a list no rule refers to any more).
+      type: str
+      choices: [created, modified, unchanged, deleted]
+      sample: modified
+    changed:
+      description: Whether the list changed (in check mode, would change); false when it failed.
+      type: bool
+      sample: true
+    max_entries:
+      description:
+        - The list's size after the run (C(MaxEntries)) - half again as many as the addresses, at least 10, in steps of
+          10, grown when needed and never shrunk. A rule referring to the list counts as this many rules against O(rules_quota).
+      type: int
+      sample: 10
+    resized_to:
+      description: The new C(MaxEntries) when the list grows this run, else null.
+      type: int
+      sample: null
+    entries:
+      description: The list's entries after the run (empty for a deleted list).
+      type: list
+      elements: str
+      sample: [10.20.0.4/32, 10.20.0.9/32]
+    entries_added:
+      description: How many entries were added.
+      type: int
+      sample: 1
+    entries_removed:
+      description: How many entries were removed (for a deleted list, the entries it had).
+      type: int
+      sample: 0
+    added:
+      description: The entries added.
+      type: list
+      elements: str
+      sample: [10.20.0.9/32]
+    removed:
+      description: The entries removed.
+      type: list
+      elements: str
+      sample: []
+    reason:
+      description: For a deleted list, V(unused) (no rule refers to it) or V(duplicate) (a second list of the same group and family); else null.
+      type: str
+      sample: null
+    members_without_public_address:
+      description:
+        - With O(address_kind=public), the members that have no public IPv4 address (they are not in the list), each
+          also a module warning.
+      type: list
+      elements: dict
+      sample:
+        - interface_id: eni-0123456789abcdef0
+          instance_id: i-0123456789abcdef0
+          code: no_public_address
+          reason: "instance i-0123456789abcdef0 (eni-0123456789abcdef0) has no public IPv4 address (address_kind public): it is not in the address list"
+      contains:
+        interface_id:
+          description: The member's network interface.
+          type: str
+          sample: eni-0123456789abcdef0
+        instance_id:
+          description: Its instance, null for an interface of another kind (load balancer, endpoint...).
+          type: str
+          sample: i-0123456789abcdef0
+        code:
+          description: Always V(no_public_address).
+          type: str
+          choices: [no_public_address]
+          sample: no_public_address
+        reason:
+          description: The same, for a person to read.
+          type: str
+          sample: "instance i-0123456789abcdef0 (eni-0123456789abcdef0) has no public IPv4 address (address_kind public): it is not in the address list"
+    error:
+      description: Why the list failed, null when it did not; the module then fails, and pairs whose rules refer to a list that could not be created fail with V(dependency_failed).
+      type: str
+      sample: null
+    code:
+      description: V(quota) (more than 1000 addresses, or an EC2 limit), V(not_found), V(in_use) (a list to delete is still referred to), V(aws_error); null when it did not fail.
+      type: str
+      sample: null
+    aws_code:
+      description: EC2's error code, when an EC2 call failed; null otherwise.
       type: str
       sample: null
 unused_mirrors:
@@ -849,6 +1006,7 @@ mirrors_total:
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.aws_module import MirrorAWSModule
 
+from ansible_collections.classiclink.mirror.plugins.module_utils.address_lists import plan_with_lists
 from ansible_collections.classiclink.mirror.plugins.module_utils.apply_groups import ScopedExecutor
 from ansible_collections.classiclink.mirror.plugins.module_utils.apply_links import LinkExecutor
 from ansible_collections.classiclink.mirror.plugins.module_utils.audit import add_usage, mirror_usage
@@ -864,7 +1022,7 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.options import 
 from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import MirrorOptions, planned_mirrors
 from ansible_collections.classiclink.mirror.plugins.module_utils.plan_groups import plan_pairs
 from ansible_collections.classiclink.mirror.plugins.module_utils.plan_links import ERROR, LinkOptions, plan_links
-from ansible_collections.classiclink.mirror.plugins.module_utils.report import links_result, plan_result
+from ansible_collections.classiclink.mirror.plugins.module_utils.report import address_lists_result, links_result, plan_result
 from ansible_collections.classiclink.mirror.plugins.module_utils.scope import error_text
 from ansible_collections.classiclink.mirror.plugins.module_utils.scopes_run import read_scopes
 
@@ -917,11 +1075,6 @@ def main():
     )
     check_common(module)
     check_targets(module)
-    if module.params["references"] == "addresses":
-        # The planner does not translate references into address lists yet (the executor exists, the wiring does not):
-        # refuse rather than drop the references silently.
-        module.fail_json(msg="references=addresses is not available yet in this version: address lists are not planned; "
-                             "use references=drop (the default), which reports every dropped reference")
     params = module.params
     if params["rules_quota"] < 1:
         module.fail_json(msg="rules_quota must be 1 or more, got %d" % params["rules_quota"])
@@ -957,11 +1110,24 @@ def main():
         every_source=params["all_sources"] or params["prune"], classic_vpc_id=params["classic_vpc_id"], name_references=True,
         with_links=link_instances, tolerate_link_errors=True, target_names_only=options.vpc_id is None and not params["usage_audit"])
     scope, snapshot, options, refs, others, problems_by_scope = run.scope, run.snapshot, run.options, run.refs, run.others, run.problems
+    addresses = options.references == "addresses"
+    if addresses and not snapshot.home.account:
+        # Address lists name their group by ARN: the run needs its own account (no tag held an ARN, so nothing read
+        # so far depended on it).
+        snapshot.home = scope.home_target(module, True)
 
     # Mirror, link, prune: one snapshot, in that order (instances leave a retargeted mirror before it is deleted).
     plan = plan_pairs(snapshot, refs, options)
+    try:
+        # references=addresses: read the lists and the members the plan refers to, plan them, plan the pairs again.
+        plan, lists = plan_with_lists(snapshot, refs, options, plan, scope, others, params["concurrency"])
+    except (BotoCoreError, ClientError, ResponseParserError) as e:
+        module.fail_json_aws(e, msg="Could not read the members (network interfaces) of the groups whose address lists the mirrors refer to")
+    keyed_lists = lists.keyed(snapshot.home)
     executor = ScopedExecutor(scope, others, params["concurrency"])
     real = not module.check_mode
+    if real and lists.changed:
+        executor.apply_lists(keyed_lists)  # created and trued up before the rules that refer to them
     if real and plan.changed:
         executor.apply_converging(plan)
     links, link_outcome, problems, links_error = None, None, [], None
@@ -981,9 +1147,21 @@ def main():
                 links = None
     if real and (plan.changed or plan.records):
         executor.apply_removals(plan)
+    if real and lists.changed:
+        executor.delete_lists(keyed_lists)  # unused lists (prune), once no rule refers to them
 
-    changed = plan.changed or bool(links and links.changed)
+    changed = plan.changed or lists.changed or bool(links and links.changed)
     result = plan_result(plan, executor.outcome if real else None)
+    if addresses:
+        result["address_lists"], list_diffs = address_lists_result(
+            lists.plans, lists.members, lists.current, snapshot.home, executor.outcome if real else None,
+            executor.list_problem if real else None)
+        result["diff"].extend(list_diffs)
+        for entry in result["address_lists"]:
+            for member in entry["members_without_public_address"]:
+                module.warn("address list %s: %s" % (entry["name"], member["reason"]))
+        for problem in lists.problems.values():
+            module.warn(problem.message)
     for warning in scope_warnings(snapshot, problems_by_scope):
         module.warn(warning)
     for entry in result["groups"]:
@@ -1007,6 +1185,9 @@ def main():
     if failures:
         problems.append("%d of %d security group pairs failed: %s" % (len(failures), len(result["groups"]), "; ".join(failures)))
     instance_failures = ["%s: %s" % (item["instance_id"], item["reason"]) for item in result.get("instances", ()) if item["action"] == ERROR]
+    list_failures = ["%s: %s" % (entry["name"], entry["error"]) for entry in result.get("address_lists", ()) if entry["error"]]
+    if list_failures:
+        problems.append("%d of %d address lists failed: %s" % (len(list_failures), len(result["address_lists"]), "; ".join(list_failures)))
     if instance_failures:
         problems.append("%d of %d instances failed: %s" % (len(instance_failures), len(result["instances"]), "; ".join(instance_failures)))
     if problems:

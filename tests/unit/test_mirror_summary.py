@@ -296,3 +296,20 @@ def test_names_and_knock_on_reasons_reach_the_summary_lines():
     lines = mirror_summary({"changed": True, "groups": [web]})["lines"]
     assert any("tcp 8080 from app (sg-0m2) revoked: refers to app (sg-0m2)" in line and "no longer managed" in line for line in lines)
     assert any("tcp 5432 from legacy-elb (sg-0elb) not mirrored" in line for line in lines)
+
+
+def test_address_lists_are_counted_by_action_with_failures_and_members_without_public_address():
+    def listed(action, error=None, without=0):
+        return {"name": "classiclinkmirror-addresses-sg-1-ipv4", "prefix_list_id": "pl-1", "action": action, "error": error,
+                "members_without_public_address": [{"interface_id": "eni-%d" % n, "code": "no_public_address"} for n in range(without)]}
+
+    mirrored = {"changed": True, "groups": [], "address_lists": [
+        listed("created", without=2), listed("modified"), listed("modified"), listed("unchanged"), listed("deleted"),
+        listed("created", error="boom")]}
+    summary = mirror_summary(mirrored)
+    assert (summary["address_lists_created"], summary["address_lists_modified"], summary["address_lists_unchanged"],
+            summary["address_lists_deleted"], summary["address_lists_failed"]) == (1, 2, 1, 1, 1)
+    assert summary["members_without_public_address"] == 2
+    assert "address lists: 1 created, 2 modified, 1 unchanged, 1 deleted, 1 failed" in summary["lines"]
+    assert any("boom" in error for error in summary["errors"])
+    assert not any(line.startswith("address lists") for line in mirror_summary({"groups": []})["lines"])
