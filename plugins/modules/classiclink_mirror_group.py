@@ -487,7 +487,9 @@ groups:
               type: str
               sample: 2001:db8::/32
             prefix_list_id:
-              description: Managed prefix list allowed.
+              description:
+                - Managed prefix list allowed. With O(references=addresses), the address list of a group (RV(address_lists));
+                  in check mode a list to create is named by its C(new-address-list-) placeholder.
               returned: for a prefix-list rule
               type: str
               sample: pl-0123456789abcdef0
@@ -931,11 +933,15 @@ address_lists:
           type: str
           sample: "instance i-0123456789abcdef0 (eni-0123456789abcdef0) has no public IPv4 address (address_kind public): it is not in the address list"
     error:
-      description: Why the list failed, null when it did not; the module then fails, and pairs whose rules refer to a list that could not be created fail with V(dependency_failed).
+      description:
+        - Why the list failed, null when it did not. The module then fails, and pairs whose rules refer to a list that
+          could not be created fail with V(dependency_failed).
       type: str
       sample: null
     code:
-      description: V(quota) (more than 1000 addresses, or an EC2 limit), V(not_found), V(in_use) (a list to delete is still referred to), V(aws_error); null when it did not fail.
+      description:
+        - V(quota) (more than 1000 addresses, or an EC2 limit), V(not_found), V(in_use) (a list to delete is still
+          referred to) or V(aws_error); null when it did not fail.
       type: str
       sample: null
     aws_code:
