@@ -35,6 +35,24 @@ the same app ``ThreadedMotoServer`` runs) wrapped in a WSGI middleware that
    * moto's ``POST /moto-api/reset`` still works and also clears ClassicLink state
      (not the ownership violations: they accumulate over a whole test session).
 
+What moto itself does with several accounts and regions (measured with moto[server] 5.2.5, issue 11):
+
+* STS ``AssumeRole`` of ``arn:aws:iam::<account>:role/<any name>`` works without the role existing and returns
+  credentials of that account (``GetCallerIdentity`` says so); what they create is owned by that account and
+  invisible to the others.  It also accepts unknown accounts and any role: an unassumable role, like a region
+  that is not enabled (moto serves every region, opt-in ones included; an unknown region name is a 500), is
+  played by the fault proxy's scripted ``errors`` (:mod:`tests.support.aws_proxy`).  Organizations
+  ``CreateAccount`` succeeds at once with a new 12-digit id.
+* A group reference to a group of another region or another account is refused with ``InvalidGroup.NotFound``,
+  as EC2 does without VPC peering: mirrors in other scopes can only allow the sources' members by address.
+* Prefix lists: ``DescribeManagedPrefixLists`` honours ``owner-id`` and ``tag:KEY`` filters but ignores
+  ``tag-key`` and lists the AWS-managed lists too (the collection filters by owner and reads the addressesOf tag
+  client-side); the other differences from EC2 are corrected by :mod:`tests.support.prefix_list_emulation`.
+* ``DescribeNetworkInterfaces`` honours ``group-id``; a public address (subnet ``MapPublicIpOnLaunch``, or an
+  Elastic IP) shows as ``Association.PublicIp``; a stopped instance loses it.  A terminated instance's interface
+  stays attached and in its groups (AWS deletes the primary interface): a test of "a terminated member leaves
+  the address list" deletes the interface, or terminates through :mod:`tests.support.autoscaling_emulation`.
+
 Use :func:`start_server` from Python, or the CLI (from the repository root)::
 
     .venv/bin/python -m tests.support.moto_harness --port 5000 [--host 127.0.0.1] [--port-file PATH]

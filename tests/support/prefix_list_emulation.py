@@ -1,7 +1,7 @@
 """Prefix-list corrections for the moto test server (test-only code).
 
-moto 5.2.5 implements customer-managed prefix lists loosely (measured in
-docs/notes-issue11-harness.md).  This module is the one place where the harness
+moto 5.2.5 implements customer-managed prefix lists loosely (measured against
+moto[server] 5.2.5 with boto3 1.43; what moto did is said with each correction).  This module is the one place where the harness
 makes them behave as the EC2 API reference says, so that the address-list code
 (plugins/module_utils/address_lists.py) is tested against EC2's rules, not
 moto's.  Each correction, with the fact it follows:
