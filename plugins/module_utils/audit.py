@@ -11,7 +11,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.guardrails import Guardrail
 from ansible_collections.classiclink.mirror.plugins.module_utils.model import RULE_CHANGES, SecurityGroup, Snapshot
-from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import MirrorOptions, PairPlan, declared_sources, source_targets
+from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import MirrorOptions, PairPlan, Plan, declared_sources, source_targets
 from ansible_collections.classiclink.mirror.plugins.module_utils.plan_groups import plan_pairs
 from ansible_collections.classiclink.mirror.plugins.module_utils.plan_links import MUTATING_ACTIONS, LinkOptions, plan_links
 from ansible_collections.classiclink.mirror.plugins.module_utils.report import link_result, orphan_results, pair_result
@@ -37,22 +37,25 @@ def _target(scope: Optional[TargetScope], vpc_id: Optional[str]) -> dict:
 
 def audit(snapshot: Snapshot, link_tag_keys: Sequence[str], vpc_ids: Optional[Sequence[str]] = None,
           prune: bool = False, with_instances: bool = True, guardrails: Tuple[Guardrail, ...] = (),
-          interface_groups: Optional[Set[str]] = None, options: Optional[MirrorOptions] = None) -> Dict[str, object]:
+          interface_groups: Optional[Set[str]] = None, options: Optional[MirrorOptions] = None,
+          plan: Optional[Plan] = None) -> Dict[str, object]:
     """Sources, pairs (with drift), orphans, instances, and whether anything drifted; with
     ``interface_groups`` (the groups network interfaces carry, in every scope read) also which mirrors are in use.
 
     ``snapshot`` may hold several scopes (``scopes_run.read_scopes``): then ``options`` are the run's as the
     group module builds them (the targets option, ``scope_problems``), and every (source, target) pair is planned
     exactly as a run of the group module over every source would plan it: one entry per pair, in any account and
-    region, and the orphans of every scope read (found from the sources' mirroredTo records too)."""
+    region, and the orphans of every scope read (found from the sources' mirroredTo records too). ``plan``: the plan
+    of the declared sources with these options when the caller made it already (references=addresses: planned
+    again with the address lists read)."""
     if options is None:
         options = MirrorOptions(link_tag_keys=tuple(link_tag_keys), guardrails=guardrails)
-    options = replace(options, link_tag_keys=tuple(link_tag_keys), prune=False, state="present",
-                      prune_vpc_ids=tuple(vpc_ids) if vpc_ids else None)
+    options = audit_options(replace(options, link_tag_keys=tuple(link_tag_keys)), vpc_ids)
     in_scope = (lambda vpc: vpc in vpc_ids) if vpc_ids else (lambda vpc: True)
     declared = declared_sources(snapshot, link_tag_keys, vpc_ids)
 
-    plan = plan_pairs(snapshot, [group.id for group in declared], options)
+    if plan is None:
+        plan = plan_pairs(snapshot, audit_refs(snapshot, link_tag_keys, vpc_ids), options)
     by_source: Dict[str, List[PairPlan]] = {}
     for pair in plan.pairs:
         if pair.source is not None and not pair.referenced_only and not pair.removal:
@@ -136,6 +139,16 @@ def audit(snapshot: Snapshot, link_tag_keys: Sequence[str], vpc_ids: Optional[Se
         "redundant_sources": redundant_sources(declared),
         **usage,
     }
+
+
+def audit_options(options: MirrorOptions, vpc_ids: Optional[Sequence[str]] = None) -> MirrorOptions:
+    """The options the audit plans with: a run's over every source, without pruning (orphans are reported apart)."""
+    return replace(options, prune=False, state="present", prune_vpc_ids=tuple(vpc_ids) if vpc_ids else None)
+
+
+def audit_refs(snapshot: Snapshot, link_tag_keys: Sequence[str], vpc_ids: Optional[Sequence[str]] = None) -> List[str]:
+    """The sources the audit plans: every declared source (narrowed by ``vpc_ids``)."""
+    return [group.id for group in declared_sources(snapshot, link_tag_keys, vpc_ids)]
 
 
 def add_usage(entries: List[dict], usage: Mapping[str, bool]) -> Dict[str, object]:

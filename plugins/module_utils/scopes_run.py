@@ -11,7 +11,8 @@
 4. every other scope the sources need (targets in other regions and accounts, and the scopes their mirroredTo
    records name) is connected (``Scope.other``: O(target_role_arn) for another account) and read once, in
    parallel (``describe.read_other_scopes``), and merged into the one Snapshot; a scope that cannot be reached
-   becomes a Problem that fails its pairs only (``MirrorOptions.scope_problems``).
+   becomes a Problem that fails its pairs only (``MirrorOptions.scope_problems``);
+5. with O(references=addresses), the home scope's account (address lists name their groups by ARN).
 
 The info module plans from what this returns exactly as the group module does, so that its audit is what a run
 would do.
@@ -66,4 +67,8 @@ def read_scopes(module, options: MirrorOptions, refs: Sequence[str], failure: st
     # Other accounts and regions: each read once (in parallel), shared by every pair; one that cannot be reached fails its pairs.
     others, problems = read_other_scopes(module, scope, snapshot, refs, options, every_source=every_source)
     options = replace(options, scope_problems=problems)
+    if options.references == "addresses" and not snapshot.home.account:
+        # Address lists name their group by ARN: the run needs its own account (no tag held an ARN, so nothing read
+        # so far depended on it).
+        snapshot.home = scope.home_target(module, True)
     return ScopesRead(scope, snapshot, options, refs, others, problems)

@@ -1117,10 +1117,6 @@ def main():
         with_links=link_instances, tolerate_link_errors=True, target_names_only=options.vpc_id is None and not params["usage_audit"])
     scope, snapshot, options, refs, others, problems_by_scope = run.scope, run.snapshot, run.options, run.refs, run.others, run.problems
     addresses = options.references == "addresses"
-    if addresses and not snapshot.home.account:
-        # Address lists name their group by ARN: the run needs its own account (no tag held an ARN, so nothing read
-        # so far depended on it).
-        snapshot.home = scope.home_target(module, True)
 
     # Mirror, link, prune: one snapshot, in that order (instances leave a retargeted mirror before it is deleted).
     plan = plan_pairs(snapshot, refs, options)

@@ -70,8 +70,8 @@ notes:
   - O(targets), O(target_role_arn), O(target_role_external_id), O(references) and O(address_kind) are accepted with the
     meaning they have for M(classiclink.mirror.classiclink_mirror_group), so that one set of variables drives both
     modules. O(targets) stands for the link tag of every source the audit reports.
-  - O(references=addresses) is not planned by this version (the group module refuses it); the audit warns and plans with
-    V(drop), listing every dropped reference in RV(pairs[].skipped_references).
+  - With O(references=addresses), the address lists and the members of the groups they list are read and planned as a
+    run would (RV(address_lists)); the lists a run with O(prune=true) would delete as unused are not reported.
   - In another account or region, a mirror counts as in use (O(usage_audit)) when a network interface carries it; the
     groups there that are not mirrors are not read, so their references to a mirror are not seen.
 seealso:
@@ -838,6 +838,39 @@ scopes:
       type: str
       choices: [no_target_role, unreachable_scope]
       sample: null
+address_lists:
+  description:
+    - With O(references=addresses), what a run would do with each address list the mirrors' rules refer to, in every
+      target scope, in the terms of RV(classiclink.mirror.classiclink_mirror_group#module:address_lists) (C(action),
+      C(entries), C(added), C(removed), C(members_without_public_address), ...). A list a run would create is named by
+      its placeholder C(new-address-list-<family>-of-<group ARN>). A list a run would change is drift.
+    - Empty with O(references=drop).
+  returned: always
+  type: list
+  elements: dict
+  version_added: 0.3.0
+  sample:
+    - account: "111122223333"
+      region: eu-west-1
+      group_arn: arn:aws:ec2:us-east-1:111122223333:security-group/sg-0123456789abcdef0
+      group_id: sg-0123456789abcdef0
+      family: IPv4
+      name: classiclinkmirror-addresses-sg-0123456789abcdef0-111122223333-us-east-1-ipv4
+      prefix_list_id: pl-0123456789abcdef0
+      action: modified
+      changed: true
+      max_entries: 10
+      resized_to: null
+      entries: [10.20.0.4/32, 10.20.0.9/32]
+      entries_added: 1
+      entries_removed: 0
+      added: [10.20.0.9/32]
+      removed: []
+      reason: null
+      members_without_public_address: []
+      error: null
+      code: null
+      aws_code: null
 links_error:
   description: Why the instances' ClassicLink state could not be read (for example on an account without EC2-Classic), or null.
   returned: always
@@ -847,7 +880,8 @@ links_error:
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.aws_module import MirrorAWSModule
 
-from ansible_collections.classiclink.mirror.plugins.module_utils.audit import audit
+from ansible_collections.classiclink.mirror.plugins.module_utils.address_lists import plan_with_lists
+from ansible_collections.classiclink.mirror.plugins.module_utils.audit import audit, audit_options, audit_refs
 from ansible_collections.classiclink.mirror.plugins.module_utils.describe import interface_groups, scope_warnings
 from ansible_collections.classiclink.mirror.plugins.module_utils.options import (
     COMMON_ARGS,
@@ -858,6 +892,8 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.options import 
     guardrails_of,
 )
 from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import MirrorOptions
+from ansible_collections.classiclink.mirror.plugins.module_utils.plan_groups import plan_pairs
+from ansible_collections.classiclink.mirror.plugins.module_utils.report import address_lists_result
 from ansible_collections.classiclink.mirror.plugins.module_utils.scopes_run import read_scopes
 
 try:
@@ -916,13 +952,7 @@ def main():
     check_targets(module)
     params = module.params
     keys = tuple(params["link_tag_keys"])
-    references = params["references"]
-    if references == "addresses":
-        # As the group module: address lists are not planned yet; audit what a run with references=drop does.
-        module.warn("references=addresses is not available yet in this version (the group module refuses it): "
-                    "the audit plans with references=drop and lists every dropped reference in pairs[].skipped_references")
-        references = "drop"
-    options = MirrorOptions(link_tag_keys=keys, guardrails=guardrails_of(module), references=references,
+    options = MirrorOptions(link_tag_keys=keys, guardrails=guardrails_of(module), references=params["references"],
                             address_kind=params["address_kind"])
     # The same reading as the group module's (home scope, targets option, other accounts and regions), for every source.
     run = read_scopes(module, options, [], "Could not describe the security groups, VPCs or instances of this region",
@@ -934,8 +964,22 @@ def main():
         carried = carried_groups(module, run, [group.id for group in snapshot.mirrors()])
     for warning in scope_warnings(snapshot, run.problems):
         module.warn(warning)
+    # Plan as a run of the group module over every source would, address lists included (read, then planned again).
+    options = audit_options(run.options, params["vpc_ids"])
+    refs = audit_refs(snapshot, keys, params["vpc_ids"])
+    plan = plan_pairs(snapshot, refs, options)
+    try:
+        plan, lists = plan_with_lists(snapshot, refs, options, plan, run.scope, run.others, params["concurrency"])
+    except (BotoCoreError, ClientError, ResponseParserError) as e:
+        module.fail_json_aws(e, msg="Could not read the members (network interfaces) of the groups whose address lists the mirrors refer to")
     result = audit(snapshot, keys, params["vpc_ids"], params["prune"], params["instances"], interface_groups=carried,
-                   options=run.options)
+                   options=options, plan=plan)
+    result["address_lists"] = []
+    if options.references == "addresses":
+        result["address_lists"] = address_lists_result(lists.plans, lists.members, lists.current, snapshot.home)[0]
+        result["drift"] = result["drift"] or lists.changed
+        for problem in lists.problems.values():
+            module.warn(problem.message)
     module.exit_json(changed=False, scopes=scopes_result(run), **result)
 
 

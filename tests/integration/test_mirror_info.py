@@ -146,3 +146,30 @@ def test_audit_of_a_cross_region_source_without_mirrors_reads_that_region_only_o
         ("app", "eu-west-1", True), ("web", "eu-west-1", True)]
     eu_calls = [call for call in moto.calls() if call["service"] == "ec2" and call["region"] == "eu-west-1"]
     assert len(eu_calls) <= 10 and [c["action"] for c in eu_calls].count("DescribeVpcs") == 1, eu_calls
+
+
+def test_audit_with_address_lists_reports_list_drift_as_a_run_would(run_module, moto, ec2, ec2_client):
+    from tests.integration.test_address_references import Cluster, launch_member
+
+    eu = ec2_client("eu-west-1")
+    world = Cluster(ec2, eu)
+    args = {"instances": False, "references": "addresses"}
+    moto.reset_calls()
+    before = ok(run_module(INFO, args))
+    assert mutating_ec2(moto) == [] and before["drift"] is True
+    (planned,) = [entry for entry in before["address_lists"] if entry["group_id"] == world.g]
+    assert planned["action"] == "created" and planned["region"] == "eu-west-1" and len(planned["entries"]) == 2
+    (pair,) = [p for p in before["pairs"] if p["source_group_id"] == world.s]
+    assert pair["skipped_references"] == [] and pair["target"]["region"] == "eu-west-1"
+    assert {rule.get("prefix_list_id") for rule in pair["drift"]["ingress"]["authorize"]} >= {planned["prefix_list_id"]}
+    assert ok(run_module(INFO, {"instances": False}))["address_lists"] == []  # references=drop reads no list
+
+    ok(run_module("classiclink_mirror_group", {"all_sources": True, "references": "addresses"}))
+    converged = ok(run_module(INFO, args))
+    assert converged["drift"] is False and [e["action"] for e in converged["address_lists"]] == ["unchanged"]
+
+    launch_member(ec2, world.subnet, [world.g])  # a new member: only its list drifts
+    moto.reset_calls()
+    grown = ok(run_module(INFO, args))
+    assert mutating_ec2(moto) == [] and grown["drift"] is True and all(p["in_sync"] for p in grown["pairs"])
+    assert [(e["action"], e["entries_added"]) for e in grown["address_lists"]] == [("modified", 1)]
