@@ -323,10 +323,10 @@ class GroupExecutor:
     def tag_records(self, plan: Plan) -> Outcome:
         """Last: each record source's mirroredTo record (and rewritten link tags), as the run left its mirrors:
         created ones by their ids, failed creates left out, mirrors that could not be deleted kept."""
-        first: Dict[str, int] = {}
+        first: Dict[str, int] = {}  # the pair that carries the source's record: its first pair without a plan error
         for index, pair in enumerate(plan.pairs):
-            if pair.record and pair.source_id:
-                first.setdefault(pair.source_id, index)
+            if pair.record and pair.source_id and (pair.source_id not in first or plan.pairs[first[pair.source_id]].error and not pair.error):
+                first[pair.source_id] = index
         work = []
         for source_id, index in sorted(first.items()):
             change, error = record_change(plan, source_id, self.outcome)

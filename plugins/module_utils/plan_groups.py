@@ -582,12 +582,13 @@ def _with_records(planner: _Planner, plan: Plan) -> Plan:
     pairs = list(plan.pairs)
     for source_id in records:
         change, error = record_change(plan, source_id)
-        first = True
-        for index, pair in enumerate(pairs):
-            if pair.source_id != source_id or index not in by_source[source_id]:
-                continue
-            pairs[index] = replace(pair, record=True, source_tags=change if first else NO_TAG_CHANGE)
-            if first and error and not pair.error:
+        indices = [index for index, pair in enumerate(pairs) if pair.source_id == source_id and index in by_source[source_id]]
+        # The record goes with the source's first pair that can be planned (a failed pair, e.g. of a scope that
+        # cannot be reached, must not keep the mirrors made in the other scopes out of the record).
+        holder = next((index for index in indices if not pairs[index].error), indices[0] if indices else None)
+        for index in indices:
+            pair = pairs[index]
+            pairs[index] = replace(pair, record=True, source_tags=change if index == holder else NO_TAG_CHANGE)
+            if index == holder and error and not pair.error:
                 pairs[index] = failed(pairs[index], Problem("bad_record", "security group %s: %s" % (pair.source.label, error)))
-            first = False
     return replace(plan, pairs=tuple(pairs))

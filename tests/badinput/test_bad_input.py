@@ -107,9 +107,16 @@ def link_tag_malformed(w: World) -> Case:
                 calls=GOOD_PAIR_CALLS, good=(ok,))
 
 
+def link_tag_second_target_unknown(w: World) -> Case:
+    # two targets in one tag (issue 11): the known VPC's pair converges, the unknown one fails naming it
+    bad = make_group(w.ec2, "web", link=f"{w.vpc}, {UNKNOWN_VPC}")
+    return Case(MIRROR, {"source_group": bad}, (bad, UNKNOWN_VPC), ("create the VPC, or fix the link tag",),
+                calls=GOOD_PAIR_CALLS, good=(bad,))
+
+
 def link_tag_padded_with_garbage(w: World) -> Case:
-    bad = make_group(w.ec2, "web", link=f"{w.vpc}, {UNKNOWN_VPC}")  # two ids in one tag
-    return Case(MIRROR, {"source_group": bad}, (bad, w.vpc), ("fix the tag value",))
+    bad = make_group(w.ec2, "web", link=f"{w.vpc} garbage")  # not a list of targets
+    return Case(MIRROR, {"source_group": bad}, (bad, "garbage"), ("vpc-0123456789abcdef0",))
 
 
 def link_tag_unknown_vpc(w: World) -> Case:
@@ -414,6 +421,7 @@ def mirror_deleted_between_describe_and_apply(w: World) -> Case:
 CASES = [
     link_tag_malformed,
     link_tag_padded_with_garbage,
+    link_tag_second_target_unknown,
     link_tag_unknown_vpc,
     link_tags_disagree,
     link_tag_names_own_vpc,

@@ -17,7 +17,7 @@ from collections import Counter
 import pytest
 
 from tests.integration.ec2_world import allow, describe, group_named, groups_in, make_group, make_vpc, rules, tags, tcp
-from tests.integration.test_cross_boundary import (  # noqa: F401 - account_ec2 is a fixture
+from tests.integration.test_cross_boundary import (  # noqa: F401 pylint: disable=unused-import (account_ec2: a fixture)
     HOME_ACCOUNT,
     LINK_TAG,
     MODULE,
@@ -107,10 +107,6 @@ def test_unassumable_target_role_fails_that_scope_only(run_module, moto, ec2, ec
     assert group_named(third, third_target, "web") is not None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap: the record change sits on the source's first pair (plan_groups._with_records), which is the failed pair "
-    "when a target's scope fails (failed pairs are planned first), and tag_records skips a failed first pair: the "
-    "mirrors made in the other scopes are not recorded in mirroredTo until every scope works"))
 def test_record_names_the_mirrors_made_while_another_scope_fails(run_module, moto, ec2, ec2_client, proxy):
     eu = ec2_client("eu-west-1")
     source_vpc = make_vpc(ec2, "10.20.0.0/16", classiclink=False)
