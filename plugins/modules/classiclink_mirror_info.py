@@ -806,7 +806,9 @@ scopes:
       home: false
       read: false
       role_arn: null
-      error: "account 111122223333, region eu-west-1: could not assume role arn:aws:iam::111122223333:role/ClassicLinkMirror (target_role_arn): AccessDenied: ..."
+      error: >-
+        account 111122223333, region eu-west-1: could not assume role arn:aws:iam::111122223333:role/ClassicLinkMirror
+        (target_role_arn): AccessDenied: ...
       code: unreachable_scope
   contains:
     account:

@@ -17,7 +17,7 @@ from collections import Counter
 import pytest
 
 from tests.integration.ec2_world import allow, describe, group_named, groups_in, make_group, make_vpc, rules, tags, tcp
-from tests.integration.test_cross_boundary import (  # noqa: F401 pylint: disable=unused-import (account_ec2: a fixture)
+from tests.integration.test_cross_boundary import (  # noqa: F401 - account_ec2 is a fixture  # pylint: disable=unused-import
     HOME_ACCOUNT,
     LINK_TAG,
     MODULE,

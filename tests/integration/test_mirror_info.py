@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.integration.ec2_world import allow, group_named, launch, make_group, make_vpc, mutating, revoke, tcp
-from tests.integration.test_cross_boundary import (  # noqa: F401 - account_ec2 is a fixture
+from tests.integration.test_cross_boundary import (  # noqa: F401 - account_ec2 is a fixture  # pylint: disable=unused-import
     HOME_ACCOUNT,
     LINK_TAG,
     OTHER_ACCOUNT,
