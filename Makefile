@@ -131,25 +131,35 @@ IAM_ARGS ?= --example
 iam-policy: venv
 	$(PY) -m tools.iam_policy $(IAM_ARGS)
 
+# $(call apt_ensure,TARGET,PACKAGE,COMMANDS): nothing when one of COMMANDS is on PATH, else
+# `apt-get install PACKAGE` (as root, or with passwordless sudo), failing with what to do.
+define apt_ensure
+	@for cmd in $(3); do if command -v $$cmd >/dev/null 2>&1; then exit 0; fi; done; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "make $(1): $(firstword $(3)) is missing and apt-get is not available; install $(2) (the distribution's package)" >&2; \
+		exit 1; \
+	fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; else \
+		echo "make $(1): $(firstword $(3)) is missing and installing it needs root: sudo apt-get install $(2)" >&2; \
+		exit 1; \
+	fi; \
+	echo "make $(1): installing $(2) with apt-get"; \
+	{ $$sudo apt-get update -qq >/dev/null && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null && \
+	  command -v $(firstword $(3)) >/dev/null; } || { echo "make $(1): apt-get install $(2) failed (see above)" >&2; exit 1; }
+endef
+
 # Headless Chromium for the report tests (tests/report, part of `make pytest`): the
 # distribution's package, installed with apt-get when no chromium is on PATH (CI runs
 # as root on a clean Debian machine); CHROMIUM=/path/to/binary in the environment
 # names another one.  Quiet and idempotent: nothing happens once it is there.
 .PHONY: browser report
 browser:
-	@if [ -n "$${CHROMIUM:-}" ] || command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then exit 0; fi; \
-	if ! command -v apt-get >/dev/null 2>&1; then \
-		echo "make browser: Chromium is missing and apt-get is not available; install Chromium (the distribution's package) or set CHROMIUM=/path/to/chromium" >&2; \
-		exit 1; \
-	fi; \
-	if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; else \
-		echo "make browser: Chromium is missing and installing it needs root: sudo apt-get install chromium" >&2; \
-		exit 1; \
-	fi; \
-	echo "make browser: installing chromium with apt-get"; \
-	{ $$sudo apt-get update -qq >/dev/null && \
-	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null && \
-	  command -v chromium >/dev/null; } || { echo "make browser: apt-get install chromium failed (see above)" >&2; exit 1; }
+ifdef CHROMIUM
+	@true
+else
+	$(call apt_ensure,browser,chromium,chromium chromium-browser)
+endif
 
 report: venv collections browser
 	$(PYTEST) tests/report $(PYTEST_ARGS)
@@ -160,19 +170,7 @@ report: venv collections browser
 # Quiet and idempotent, like `make browser`.
 .PHONY: bwrap awx
 bwrap:
-	@if command -v bwrap >/dev/null 2>&1; then exit 0; fi; \
-	if ! command -v apt-get >/dev/null 2>&1; then \
-		echo "make bwrap: bwrap is missing and apt-get is not available; install bubblewrap (the distribution's package)" >&2; \
-		exit 1; \
-	fi; \
-	if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; else \
-		echo "make bwrap: bwrap is missing and installing it needs root: sudo apt-get install bubblewrap" >&2; \
-		exit 1; \
-	fi; \
-	echo "make bwrap: installing bubblewrap with apt-get"; \
-	{ $$sudo apt-get update -qq >/dev/null && \
-	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null && \
-	  command -v bwrap >/dev/null; } || { echo "make bwrap: apt-get install bubblewrap failed (see above)" >&2; exit 1; }
+	$(call apt_ensure,bwrap,bubblewrap,bwrap)
 
 awx: venv collections bwrap
 	$(PYTEST) tests/awx $(PYTEST_ARGS)

@@ -27,7 +27,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rules", type=int, default=10)
     parser.add_argument("--converge-first", action="store_true")
     parser.add_argument("--moto-stock", action="store_true", help="moto without the bench emulator corrections")
-    parser.add_argument("--moto-fixes", default="tag-index,sweep-index,sg-cache,fast-picker,sg-index,dispatch-cache",
+    parser.add_argument("--moto-fixes", default="tag-index,sg-cache,fast-picker,sg-index,dispatch-cache",
                         help="the corrections of bench/moto_server.py (default %(default)s; 'none' for none)")
     parser.add_argument("--repeat", type=int, default=2, help="passes over the describes (default %(default)s: "
                         "the second pass shows the sg-cache hits)")

@@ -51,7 +51,7 @@ FLOORS = {
     "aws": ["bench/floors/aws.yml"],
 }
 MIRROR_ARGS = ["playbooks/mirror.yml", "-e", "mirror_classic_vpc_id=default"]
-MOTO_OPTIONS = ["--sweep-index", "--sg-cache", "--fast-picker", "--sg-index", "--dispatch-cache"]
+MOTO_OPTIONS = ["--sg-cache", "--fast-picker", "--sg-index", "--dispatch-cache"]
 
 
 def env_command(argv: List[str], env: Dict[str, str]) -> List[str]:

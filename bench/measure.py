@@ -63,7 +63,7 @@ class Measurement:
 
 class HarnessProcess:
     """The moto harness CLI in a subprocess on a free loopback port (``tag_index``, ``options``: the
-    options of bench/moto_server.py, e.g. ``["--sweep-index", "--record-account"]``)."""
+    options of bench/moto_server.py, e.g. ``["--sg-index", "--record-account"]``)."""
 
     def __init__(self, log_path: Path, timeout: float = 60.0, tag_index: bool = False, options: Sequence[str] = ()):
         self._tmp = tempfile.TemporaryDirectory(prefix="bench-harness-")

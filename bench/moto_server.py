@@ -1,6 +1,6 @@
 """The moto harness for the benchmark, optionally with an index for EC2 tag look-ups.
 
-    .venv/bin/python -m bench.moto_server [--tag-index] [--sweep-index] [--sg-cache] [--fast-picker] [--sg-index] \
+    .venv/bin/python -m bench.moto_server [--tag-index] [--sg-cache] [--fast-picker] [--sg-index] \
         [--dispatch-cache] [--record-account] [--profile PREFIX] --port 0 --port-file F
 
 Without any option this is exactly ``python -m tests.support.moto_harness``.
@@ -17,15 +17,6 @@ and the emulator gets slower as the account grows (9 s of moto CPU for one
 tag-key describe at N=1000). Real EC2 has no such cost. The replacement reads
 the same backend dictionary (``ec2_backend.tags[resource_id]``) directly and
 returns the same entries; nothing else changes.
-
-``--sweep-index``: the harness's ClassicLink emulation
-(``tests.support.classiclink_emulation.ClassicLinkEmulator.sweep``) runs after
-*every* mutating EC2 request and looks up each linked instance with moto's
-``get_instance_by_id``, which walks (and shallow-copies) every reservation of
-the account: O(links x instances) per mutating call, ~0.25 s of server CPU per
-call with 200 links. The replacement makes one pass over the reservations per
-sweep (a dict of instances by id) and drops exactly the same links (instance
-gone or not ``running``, VPC gone or ClassicLink disabled).
 
 ``--sg-cache``: DescribeSecurityGroups renders each group's ``<item>`` with moto's own
 serializer once and reuses it while the group's attributes, rules and tags are
@@ -76,32 +67,6 @@ def install_tag_index() -> None:
                 for key, value in list(tags.items())]
 
     TaggedEC2Resource.get_tags = get_tags
-
-
-def install_sweep_index() -> None:
-    from tests.support.classiclink_emulation import ClassicLinkEmulator
-
-    def sweep(self: Any, account_id: str, region: str) -> None:
-        """Drop links whose instance is no longer running (or whose VPC vanished): one pass."""
-        with self._lock:
-            links = self._links.get((account_id, region))
-            if not links:
-                return
-            backend = self._backend(account_id, region)
-            instances = {instance.id: instance for reservation in list(backend.reservations.values())
-                         for instance in reservation.instances}
-            for instance_id, link in list(links.items()):
-                instance = instances.get(instance_id)
-                vpc = backend.vpcs.get(link.vpc_id)
-                if (
-                    instance is None
-                    or instance.state != "running"
-                    or vpc is None
-                    or not getattr(vpc, "classic_link_enabled", False)
-                ):
-                    del links[instance_id]
-
-    ClassicLinkEmulator.sweep = sweep
 
 
 def install_account_recording() -> None:
@@ -319,7 +284,7 @@ def install_dispatch_cache() -> None:
     utils.method_names_from_class = responses.method_names_from_class = method_names_from_class
 
 
-OPTIONS = {"--tag-index": install_tag_index, "--sweep-index": install_sweep_index, "--sg-cache": install_sg_cache,
+OPTIONS = {"--tag-index": install_tag_index, "--sg-cache": install_sg_cache,
            "--fast-picker": install_fast_picker, "--sg-index": install_sg_index, "--dispatch-cache": install_dispatch_cache,
            "--record-account": install_account_recording}
 

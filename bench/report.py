@@ -181,7 +181,7 @@ def markdown(document: Dict[str, Any]) -> str:
         "",
         "moto: %s." % (("with the bench emulator corrections (bench/moto_server.py): %s" % ", ".join(
             info.get("moto_fixes") or ["tag-index"])) if info.get("moto_fixes", info.get("moto_tag_index"))
-            else "stock (O(groups x tags) tag look-ups, O(links x instances) ClassicLink sweep)"),
+            else "stock (O(groups x tags) tag look-ups)"),
         "",
         "| tool | run | N | M | R | latency ms | concurrency | wall s | CPU s | moto CPU s | max RSS MB | tree RSS MB "
         "| mutating calls | total calls | changed | rc |",

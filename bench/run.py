@@ -20,8 +20,8 @@ and bench/amazon_aws/mirror.yml run twice (first converge, no-op). Results go to
 bench/results/ (git-ignored): a markdown table and JSON per run, ``latest.*`` too.
 
 The moto server runs with the emulator corrections of bench/moto_server.py (a tag
-index, a one-pass ClassicLink sweep, cached per-group DescribeSecurityGroups
-items, a cached attribute picker: ``--moto-fixes``) unless ``--moto-stock``: stock
+index, cached per-group DescribeSecurityGroups items, a cached attribute picker, a
+group index, a dispatch cache: ``--moto-fixes``) unless ``--moto-stock``: stock
 moto costs grow with the account in ways no real EC2 does, and would otherwise
 dominate the large runs.
 """
@@ -43,7 +43,7 @@ from bench.measure import REPO_ROOT, HarnessProcess, Measurement, aws_env, run_p
 
 SCENARIOS = ("check", "converge", "noop", "drift")
 # the emulator corrections of bench/moto_server.py (each an option --<name> of it)
-MOTO_FIXES = ("tag-index", "sweep-index", "sg-cache", "fast-picker", "sg-index", "dispatch-cache")
+MOTO_FIXES = ("tag-index", "sg-cache", "fast-picker", "sg-index", "dispatch-cache")
 SUITES: Dict[str, List[Dict[str, Any]]] = {
     "default": [dict(n=50, m=10, compare=True)],
     "scale": [dict(n=n, m=n // 5) for n in (20, 100, 500, 1000)],

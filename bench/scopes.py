@@ -74,7 +74,7 @@ from bench.run import machine_info
 
 REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2"]
 ROLE = "arn:aws:iam::{account}:role/classiclink-mirror"
-MOTO_OPTIONS = ["--sweep-index", "--sg-cache", "--fast-picker", "--sg-index", "--dispatch-cache", "--record-account"]
+MOTO_OPTIONS = ["--sg-cache", "--fast-picker", "--sg-index", "--dispatch-cache", "--record-account"]
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _TICK = os.sysconf("SC_CLK_TCK")
 _RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
