@@ -345,15 +345,7 @@ class HarnessApp:
         if service == "ec2" and action in PREFIX_LIST_ACTIONS:
             return self._prefix_list_call(environ, start_response, call, params, access_key, region)
 
-        captured: dict[str, int] = {}
-
-        def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            captured["status"] = int(status.split(" ", 1)[0])
-            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
-
-        result = self.inner(environ, _start_response)
-        call["status"] = captured.get("status", 0)
-        self._record(call)
+        result = self._forward(environ, start_response, call)
         if service == "ec2" and call["mutating"]:
             try:  # e.g. StopInstances ends ClassicLink links
                 self.classiclink.sweep(_account_id(environ, access_key), region)
@@ -418,6 +410,13 @@ class HarnessApp:
             call["status"] = status
             self._record(call)
             return self._respond(start_response, status, xml.encode(), "text/xml;charset=UTF-8")
+        result = self._forward(environ, start_response, call)
+        if call["mutating"] and call["status"] < 400:
+            self.autoscaling.after(account, region)
+        return result
+
+    def _forward(self, environ: dict[str, Any], start_response: StartResponse, call: dict[str, Any]) -> Iterable[bytes]:
+        """moto's answer, passed through; the call recorded with moto's status."""
         captured: dict[str, int] = {}
 
         def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -427,8 +426,6 @@ class HarnessApp:
         result = self.inner(environ, _start_response)
         call["status"] = captured.get("status", 0)
         self._record(call)
-        if call["mutating"] and call["status"] < 400:
-            self.autoscaling.after(account, region)
         return result
 
     def _record(self, call: dict[str, Any]) -> None:
