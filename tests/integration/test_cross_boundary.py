@@ -39,6 +39,18 @@ def vpc_arn(region: str, account: str, vpc_id: str) -> str:
     return "arn:aws:ec2:%s:%s:vpc/%s" % (region, account, vpc_id)
 
 
+def source_and_targets(ec2, *targets):
+    """A source VPC and a home target VPC in ``ec2``'s scope, and one target VPC per (client, region, account) of
+    ``targets``: (source VPC, [home target, other targets...], the link tag value naming them all)."""
+    source_vpc = make_vpc(ec2, "10.20.0.0/16", classiclink=False)
+    vpcs = [make_vpc(ec2, "10.21.0.0/16", classiclink=False)]
+    link = [vpcs[0]]
+    for index, (client, region, account) in enumerate(targets):
+        vpcs.append(make_vpc(client, "10.%d.0.0/16" % (30 + 10 * index), classiclink=False))
+        link.append(vpc_arn(region, account, vpcs[-1]))
+    return source_vpc, vpcs, ",".join(link)
+
+
 def group_arn(region: str, account: str, group_id: str) -> str:
     return "arn:aws:ec2:%s:%s:security-group/%s" % (region, account, group_id)
 
@@ -148,11 +160,8 @@ def test_one_source_into_three_vpcs_in_two_regions_and_two_accounts_then_retarge
         run_module, moto, ec2, ec2_client, account_ec2):
     eu = ec2_client("eu-west-1")
     other = account_ec2(OTHER_ACCOUNT, "eu-west-1")
-    source_vpc = make_vpc(ec2, "10.20.0.0/16", classiclink=False)
-    home_target = make_vpc(ec2, "10.21.0.0/16", classiclink=False)
-    eu_target = make_vpc(eu, "10.30.0.0/16", classiclink=False)
-    other_target = make_vpc(other, "10.40.0.0/16", classiclink=False)
-    link = ",".join([home_target, vpc_arn("eu-west-1", HOME_ACCOUNT, eu_target), vpc_arn("eu-west-1", OTHER_ACCOUNT, other_target)])
+    source_vpc, (home_target, eu_target, other_target), link = source_and_targets(
+        ec2, (eu, "eu-west-1", HOME_ACCOUNT), (other, "eu-west-1", OTHER_ACCOUNT))
     web = make_group(ec2, "web", vpc_id=source_vpc, link=link)
     app = make_group(ec2, "app", vpc_id=source_vpc, link=link)
     allow(ec2, web, tcp(443, cidr="10.0.0.0/8"), tcp(8080, group=app))

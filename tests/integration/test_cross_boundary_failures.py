@@ -28,6 +28,7 @@ from tests.integration.test_cross_boundary import (  # noqa: F401 - account_ec2 
     entries,
     mutating,
     ok,
+    source_and_targets,
     vpc_arn,
 )
 from tests.support.aws_proxy import start_proxy
@@ -65,11 +66,8 @@ def mutating_detail(moto):
 def test_unassumable_target_role_fails_that_scope_only(run_module, moto, ec2, ec2_client, account_ec2, proxy):
     other = account_ec2(OTHER_ACCOUNT)
     third = account_ec2(THIRD_ACCOUNT)
-    source_vpc = make_vpc(ec2, "10.20.0.0/16", classiclink=False)
-    home_target = make_vpc(ec2, "10.21.0.0/16", classiclink=False)
-    other_target = make_vpc(other, "10.40.0.0/16", classiclink=False)
-    third_target = make_vpc(third, "10.50.0.0/16", classiclink=False)
-    link = ",".join([home_target, vpc_arn("us-east-1", OTHER_ACCOUNT, other_target), vpc_arn("us-east-1", THIRD_ACCOUNT, third_target)])
+    source_vpc, (home_target, other_target, third_target), link = source_and_targets(
+        ec2, (other, "us-east-1", OTHER_ACCOUNT), (third, "us-east-1", THIRD_ACCOUNT))
     web = make_group(ec2, "web", vpc_id=source_vpc, link=link)
     allow(ec2, web, tcp(443, cidr="10.0.0.0/8"))
     denying = proxy(errors={"AssumeRole~" + THIRD_ACCOUNT: ACCESS_DENIED})

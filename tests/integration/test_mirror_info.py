@@ -10,6 +10,7 @@ from tests.integration.test_cross_boundary import (  # noqa: F401 - account_ec2 
     ROLE,
     account_ec2,
     ok,
+    source_and_targets,
     vpc_arn,
 )
 from tests.integration.test_cross_boundary import mutating as mutating_ec2
@@ -73,11 +74,8 @@ def _where(entry):
 def test_audit_across_regions_and_accounts_reports_every_pair_drift_and_orphans(run_module, moto, ec2, ec2_client, account_ec2):
     eu = ec2_client("eu-west-1")
     other = account_ec2(OTHER_ACCOUNT, "eu-west-1")
-    source_vpc = make_vpc(ec2, "10.20.0.0/16", classiclink=False)
-    home_target = make_vpc(ec2, "10.21.0.0/16", classiclink=False)
-    eu_target = make_vpc(eu, "10.30.0.0/16", classiclink=False)
-    other_target = make_vpc(other, "10.40.0.0/16", classiclink=False)
-    link = ",".join([home_target, vpc_arn("eu-west-1", HOME_ACCOUNT, eu_target), vpc_arn("eu-west-1", OTHER_ACCOUNT, other_target)])
+    source_vpc, (home_target, eu_target, other_target), link = source_and_targets(
+        ec2, (eu, "eu-west-1", HOME_ACCOUNT), (other, "eu-west-1", OTHER_ACCOUNT))
     web = make_group(ec2, "web", vpc_id=source_vpc, link=link)
     allow(ec2, web, tcp(443, cidr="10.0.0.0/8"))
     wanted = {(HOME_ACCOUNT, "us-east-1", home_target), (HOME_ACCOUNT, "eu-west-1", eu_target), (OTHER_ACCOUNT, "eu-west-1", other_target)}
