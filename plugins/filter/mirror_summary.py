@@ -39,7 +39,8 @@ description:
   - VPC conflicts are counted by reason code (V(vpc_conflict) in
     RV(classiclink.mirror.classiclink_instance_link#module:instances[].code)), not by the wording of the reason. Every
     skipped instance is counted by its code (RV(_value.instances_skipped_by_code)); the lines list the first five with
-    their reason (VPC conflicts first), then how many more.
+    their reason (VPC conflicts first), then how many more. Rules that are not mirrored, withheld by a guardrail or
+    revoked as a knock-on change are listed the same way, the first ten with their reason, then how many more.
   - Runs that succeed but most likely did not do what was meant are warned about (RV(_value.warnings), and lines
     starting with C(WARNING:)) - a scope where no source group carries a link tag, and
     O(vpc_ids) that match no source, mirror or instance. Warnings need O(vpc_ids) and name O(region) and
@@ -342,6 +343,7 @@ COUNTERS = (
 LINKED_ACTIONS = ("linked", "relinked", "unchanged")  # a mirror in such a link is in use
 UNUSED_SHOWN = 5  # unused mirrors named in the summary line, then a count
 SKIPPED_SHOWN = 5  # skipped instances listed with their reason, then a count
+RULES_SHOWN = 10  # rules not mirrored, withheld or revoked as a knock-on, listed with their reason, then a count
 WARNING = "WARNING: "
 
 
@@ -592,7 +594,10 @@ class _Summary:
             out.extend("  " + text for text in self.not_linked[:SKIPPED_SHOWN])
             if len(self.not_linked) > SKIPPED_SHOWN:
                 out.append("  and %d more (every instance with its reason is in the report)" % (len(self.not_linked) - SKIPPED_SHOWN))
-        out.extend(self.skipped)
+        out.extend(self.skipped[:RULES_SHOWN])
+        if len(self.skipped) > RULES_SHOWN:
+            out.append("and %d more rules not mirrored, withheld or revoked (every rule with its reason is in the report and "
+                       "the module result)" % (len(self.skipped) - RULES_SHOWN))
         out.extend(WARNING + warning for warning in self.warnings)
         if self.errors:
             out.append("FAILED: %d" % len(self.errors))

@@ -679,7 +679,7 @@ groups:
     skipped_references:
       description:
         - Source rules that refer to a group whose reference cannot be translated into the target VPC. They are not put on
-          the mirror; each is also a module warning.
+          the mirror; each is also a module warning (more than five in a run make one warning naming the first five).
         - The rule's fields (as in RV(groups[].ingress.authorize), C(group_id) being the group the source refers to), with
           C(reason) and C(code).
       type: list
@@ -1051,6 +1051,9 @@ def usage_of(module, scope, snapshot, plan, entries):
     return add_usage(entries, usage)
 
 
+DROPPED_WARNED = 5  # dropped rules warned one by one; more make one warning naming the first five
+
+
 def main():
     argument_spec = dict(
         source_group=dict(type="str"),
@@ -1166,11 +1169,17 @@ def main():
             module.warn(problem.message)
     for warning in scope_warnings(snapshot, problems_by_scope):
         module.warn(warning)
+    dropped = []
     for entry in result["groups"]:
         for warning in entry["warnings"]:
             module.warn(warning)
-        for skipped in entry["skipped_references"]:
-            module.warn("%s: rule dropped from the mirror: %s" % (entry["source_group_name"] or entry["source_ref"], skipped["reason"]))
+        dropped.extend("%s: rule dropped from the mirror: %s" % (entry["source_group_name"] or entry["source_ref"], skipped["reason"])
+                       for skipped in entry["skipped_references"])
+    if len(dropped) > DROPPED_WARNED:  # one warning for many: every rule is in groups[].skipped_references
+        dropped = ["%d rules dropped from the mirrors (each with its reason in groups[].skipped_references), the first %d: %s" % (
+            len(dropped), DROPPED_WARNED, "; ".join(dropped[:DROPPED_WARNED]))]
+    for warning in dropped:
+        module.warn(warning)
     if links is not None:
         linked = links_result(links, link_outcome)
         result["diff"].extend(linked.pop("diff"))

@@ -391,3 +391,20 @@ def test_orphans_are_reported_without_prune_and_left_alone(run_module, moto, ec2
     assert result["changed"] is False and mutating(moto) == []
     assert [(o["group_name"], o["reason"]) for o in result["orphans"]] == [("web", "untagged")]
     assert group_named(ec2, vpc, "web") is not None
+
+
+def test_many_dropped_rules_make_one_warning_naming_the_first_five(run_module, moto, ec2):
+    vpc = make_vpc(ec2)
+    unmanaged = make_group(ec2, "legacy")
+    sources = [make_group(ec2, "web%d" % n, link=vpc) for n in range(3)]
+    for source in sources:
+        allow(ec2, source, tcp(80, group=unmanaged), tcp(443, group=unmanaged))  # 6 references nobody mirrors
+
+    result = run_module(MODULE, {"all_sources": True})
+
+    assert result.rc == 0, result.get("msg")
+    assert sum(len(entry["skipped_references"]) for entry in result["groups"]) == 6
+    warnings = [w["event"]["msg"] if isinstance(w, dict) else str(w) for w in result.get("warnings", [])]  # 2.19: WarningSummary
+    dropped = [w for w in warnings if "dropped from the mirror" in w]
+    assert len(dropped) == 1 and dropped[0].startswith("6 rules dropped from the mirrors"), dropped
+    assert dropped[0].count("rule dropped from the mirror:") == 5

@@ -313,3 +313,14 @@ def test_address_lists_are_counted_by_action_with_failures_and_members_without_p
     assert "address lists: 1 created, 2 modified, 1 unchanged, 1 deleted, 1 failed" in summary["lines"]
     assert any("boom" in error for error in summary["errors"])
     assert not any(line.startswith("address lists") for line in mirror_summary({"groups": []})["lines"])
+
+
+def test_many_rules_not_mirrored_are_listed_first_ten_then_a_count():
+    skipped = [dict(rule(port, group_id="sg-0elb", user_id="123456789012"), reason="not managed", code="unmanaged_reference")
+               for port in range(8000, 8012)]
+    lines = mirror_summary({"changed": False, "groups": [pair("web", "sg-0001", skipped=skipped)]})["lines"]
+    listed = [line for line in lines if "not mirrored: not managed" in line]
+    assert [line.split(" from ")[0] for line in listed] == ["web (sg-0001) -> %s: tcp %d" % (VPC, port) for port in range(8000, 8010)]
+    assert "and 2 more rules not mirrored, withheld or revoked (every rule with its reason is in the report and the module result)" in lines
+    ten = mirror_summary({"changed": False, "groups": [pair("web", "sg-0001", skipped=skipped[:10])]})["lines"]
+    assert len([line for line in ten if "not mirrored" in line]) == 10 and not any(line.startswith("and ") for line in ten)
