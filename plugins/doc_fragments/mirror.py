@@ -92,7 +92,7 @@ options:
         targets in its own scope links to the first one).
     type: list
     elements: str
-    version_added: 0.3.0
+    version_added: 0.1.0
   target_role_arn:
     description:
       - The IAM role to assume for a target in another account; C({account}) is replaced by the target's account id,
@@ -101,12 +101,12 @@ options:
       - A target in another account without it fails that pair, naming O(target_role_arn) and the account, before any
         mutating call. A target in the same account and another region uses the scope's own credentials.
     type: str
-    version_added: 0.3.0
+    version_added: 0.1.0
   target_role_external_id:
     description:
       - The external id the trust policy of O(target_role_arn) asks for.
     type: str
-    version_added: 0.3.0
+    version_added: 0.1.0
   references:
     description:
       - What becomes of a group reference that no mirror can stand for in a target VPC (a self reference and a reference
@@ -141,7 +141,7 @@ options:
     type: str
     choices: [drop, addresses]
     default: drop
-    version_added: 0.3.0
+    version_added: 0.1.0
   address_kind:
     description:
       - With O(references=addresses), which addresses of the members the address lists hold - V(private) (every private
@@ -153,7 +153,7 @@ options:
     type: str
     choices: [private, public]
     default: private
-    version_added: 0.3.0
+    version_added: 0.1.0
 """
 
     # The guardrails option (classiclink_mirror_group, classiclink_mirror_info).

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 name: mirror_report
 short_description: Render the migration report of one run of the mirror role as an HTML page or a Markdown comment
-version_added: 0.2.0
+version_added: 0.1.0
 author:
   - classiclink.mirror maintainers
 description:

@@ -219,34 +219,34 @@ _value:
           make the line C(address lists - X created, Y modified, Z unchanged, W deleted), shown when the run has any list.
       type: int
       sample: 0
-      version_added: 0.3.0
+      version_added: 0.1.0
     address_lists_modified:
       description: Address lists whose entries (or size) were changed - the true-up of a membership change.
       type: int
       sample: 0
-      version_added: 0.3.0
+      version_added: 0.1.0
     address_lists_unchanged:
       description: Address lists already exact.
       type: int
       sample: 0
-      version_added: 0.3.0
+      version_added: 0.1.0
     address_lists_deleted:
       description: Unused address lists deleted (prune).
       type: int
       sample: 0
-      version_added: 0.3.0
+      version_added: 0.1.0
     address_lists_failed:
       description: Address lists that failed (each also in RV(_value.errors)).
       type: int
       sample: 0
-      version_added: 0.3.0
+      version_added: 0.1.0
     members_without_public_address:
       description:
         - Members left out of address lists because they have no public IPv4 address (address_kind public, code
           V(no_public_address)).
       type: int
       sample: 0
-      version_added: 0.3.0
+      version_added: 0.1.0
     mirrors_in_use:
       description:
         - Mirrors in use - reported in use by the mirror call's usage audit, or linked by the link call. 0 when the mirror

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 name: mirror_unknown_vars
 short_description: Name the mirror_* variables the mirror role does not know, with the closest known name
-version_added: 0.2.0
+version_added: 0.1.0
 author:
   - classiclink.mirror maintainers
 description:

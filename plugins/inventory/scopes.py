@@ -53,8 +53,8 @@ notes:
     enabled there but not in a member account gives that account a scope whose modules will be refused; list
     O(regions) explicitly when member accounts differ.
   - The playbook C(classiclink.mirror.mirror) takes these hosts as they are (C(aws_region) becomes the C(region) of its
-    modules). Whether it assumes C(mirror_role_arn) for the modules of each scope depends on the playbook; see the
-    collection's docs/howto-scopes-inventory.md.
+    modules). Each scope's module assumes C(mirror_role_arn) (with C(mirror_role_external_id)) itself, and refuses
+    credentials of another account than C(aws_account_id); see the collection's docs/howto-scopes-inventory.md.
 options:
   plugin:
     description: The name of this plugin; it makes the file an inventory source of this plugin.

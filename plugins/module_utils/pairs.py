@@ -236,6 +236,7 @@ class Plan:
     home: Optional[TargetScope] = None  # the run's own scope
     records: Mapping[str, "SourceRecord"] = field(default_factory=dict)  # source id -> its record (several scopes or targets)
     address_lists: Tuple["WantedList", ...] = ()  # address lists the planned rules refer to (references=addresses)
+    orphan_scopes: Mapping[str, TargetScope] = field(default_factory=dict)  # orphan mirror id -> its scope
 
     @property
     def changed(self) -> bool:

@@ -61,6 +61,7 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.tags import (
     plan_tags,
 )
 from ansible_collections.classiclink.mirror.plugins.module_utils.targets import (
+    TAG_VALUE_MAX,
     GroupLocation,
     Target,
     TargetScope,
@@ -526,7 +527,8 @@ def plan_pairs(snapshot: Snapshot, source_refs: Sequence[str], options: MirrorOp
     failed_keys = set((pair.source_id, pair.vpc_id) for pair in ordered if pair.error)
     wanted = tuple(replace(planner.wanted[key], active=any(who not in failed_keys for who in planner.wanting[key]))
                    for key in sorted(planner.wanted))
-    plan = Plan(tuple(ordered), tuple(orphans), names, home=snapshot.home, address_lists=wanted)
+    plan = Plan(tuple(ordered), tuple(orphans), names, home=snapshot.home, address_lists=wanted,
+                orphan_scopes={mirror.id: snapshot.scope_of_group(mirror.id) for mirror, _reason in orphans})
     return _with_records(planner, plan)
 
 
@@ -586,9 +588,15 @@ def _with_records(planner: _Planner, plan: Plan) -> Plan:
         # The record goes with the source's first pair that can be planned (a failed pair, e.g. of a scope that
         # cannot be reached, must not keep the mirrors made in the other scopes out of the record).
         holder = next((index for index in indices if not pairs[index].error), indices[0] if indices else None)
+        too_long = max((len(value) for value in records[source_id].link_tags.values()), default=0)
         for index in indices:
             pair = pairs[index]
             pairs[index] = replace(pair, record=True, source_tags=change if index == holder else NO_TAG_CHANGE)
-            if index == holder and error and not pair.error:
+            if too_long > TAG_VALUE_MAX and not pair.error:  # EC2 would refuse the link tag after the mirrors were made
+                pairs[index] = failed(pairs[index], Problem("bad_link_tag", (
+                    "security group %s: the targets option makes a link tag value of %d characters, and EC2 tag values "
+                    "hold at most %d; give this source fewer targets (about three VPC ARNs, or twelve VPC ids of its "
+                    "own region, fit in one tag)" % (pair.source.label, too_long, TAG_VALUE_MAX))))
+            elif index == holder and error and not pair.error:
                 pairs[index] = failed(pairs[index], Problem("bad_record", "security group %s: %s" % (pair.source.label, error)))
     return replace(plan, pairs=tuple(pairs))

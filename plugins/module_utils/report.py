@@ -150,12 +150,16 @@ def pair_diff(pair: PairPlan, ids: Mapping[str, str], names: Mapping[str, str]) 
     return {"before_header": header, "after_header": header, "before": before, "after": after}
 
 
-def orphan_results(orphans) -> List[dict]:
-    return [
-        {"group_id": mirror.id, "group_name": mirror.name, "vpc_id": mirror.vpc_id,
-         "mirrored_from": mirror.mirrored_from, "reason": reason}
-        for mirror, reason in orphans
-    ]
+def orphan_results(orphans, scopes: Optional[Mapping[str, object]] = None) -> List[dict]:
+    """Orphan mirrors, each with its ``target`` (account, region, VPC) when its scope is known."""
+    results = []
+    for mirror, reason in orphans:
+        scope = (scopes or {}).get(mirror.id)
+        results.append({"group_id": mirror.id, "group_name": mirror.name, "vpc_id": mirror.vpc_id,
+                        "mirrored_from": mirror.mirrored_from, "reason": reason,
+                        "target": {"account": getattr(scope, "account", None) or None, "region": getattr(scope, "region", None) or None,
+                                   "vpc_id": mirror.vpc_id}})
+    return results
 
 
 def plan_result(plan: Plan, outcome: Optional[Outcome] = None) -> dict:
@@ -172,7 +176,7 @@ def plan_result(plan: Plan, outcome: Optional[Outcome] = None) -> dict:
         groups.append(entry)
         if entry["changed"]:
             diffs.append(pair_diff(pair, ids, plan.names))
-    return {"groups": groups, "diff": diffs, "orphans": orphan_results(plan.orphans)}
+    return {"groups": groups, "diff": diffs, "orphans": orphan_results(plan.orphans, plan.orphan_scopes)}
 
 
 def link_result(plan: LinkPlan, failed: Optional[Problem] = None) -> Dict[str, object]:

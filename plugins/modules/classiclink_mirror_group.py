@@ -11,9 +11,11 @@ module: classiclink_mirror_group
 short_description: Mirror security groups into a target VPC and keep their rules in one-way sync
 version_added: 0.1.0
 description:
-  - Keeps a B(mirror) of each source security group in a target VPC. The mirror has the source's name and
-    description and is tagged C(classiclinkmirror:mirroredFromClassicSecurityGroupId=<source id>); the source
-    is tagged C(classiclinkmirror:mirroredToVpcSecurityGroupId=<mirror id>).
+  - Keeps a B(mirror) of each source security group in each of its target VPCs. The mirror has the source's name and
+    description and is tagged C(classiclinkmirror:mirroredFromClassicSecurityGroupId=<source id>) (the source's
+    group ARN for a mirror in another account or region); the source is tagged
+    C(classiclinkmirror:mirroredToVpcSecurityGroupId=<mirror id>), its record of every mirror (comma-separated, the
+    group ARN for a mirror elsewhere, continued in C(...:2), C(...:3) tags when longer than a tag value holds).
   - The target VPC is read from the source's link tag (C(classiclinkmirror:linkToVPC) or C(classicmirror:linkToVPC)),
     or given with O(vpc_id), which then also writes the link tag so that later runs read the same declaration.
   - Rules are compared in one canonical form (protocol names and numbers, CIDRs with host bits, IPv6, prefix lists,
@@ -124,7 +126,7 @@ options:
         role's summary counts a mirror that the run's links (O(link_instances=true)) use as in use.
     type: bool
     default: false
-    version_added: 0.2.0
+    version_added: 0.1.0
   link_instances:
     description:
       - Also link the member EC2-Classic instances to the mirrors of their groups, in the same run and from the same
@@ -133,16 +135,16 @@ options:
       - The order is mirror, link, then prune (with O(prune=true)). Instances leave a retargeted mirror before it is
         deleted, and a stale ClassicLink is removed only with O(prune=true).
       - The role C(classiclink.mirror.mirror) runs a scope this way, in one module process.
-      - Cannot be combined with O(vpc_id) or O(state=absent).
+      - Cannot be combined with O(vpc_id), O(targets) or O(state=absent).
     type: bool
     default: false
-    version_added: 0.2.0
+    version_added: 0.1.0
   enable_classiclink:
     description:
       - With O(link_instances=true), enable ClassicLink on a target VPC that does not have it.
     type: bool
     default: false
-    version_added: 0.2.0
+    version_added: 0.1.0
   tags:
     description:
       - Extra tags for the mirrors. The mirror-relationship tags are always set and never purged.
@@ -241,9 +243,10 @@ EXAMPLES = r"""
 RETURN = r"""
 orphans:
   description:
-    - Orphan mirrors of the region seen by this run (only those in O(prune_vpc_ids), or else O(vpc_ids), when set). They
-      are deleted only with O(prune=true); each one deleted then also has an entry in RV(groups) with RV(groups[].orphan)
-      set.
+    - Orphan mirrors seen by this run, in the module's own account and region and in every other scope the run read
+      (the sources' targets, and the scopes their mirroredTo records name); only those in O(prune_vpc_ids), or else
+      O(vpc_ids), when set. They are deleted only with O(prune=true); each one deleted then also has an entry in
+      RV(groups) with RV(groups[].orphan) set.
     - A source whose link tag cannot be read, or whose pair failed in this run, never makes its mirror an orphan.
   returned: always
   type: list
@@ -254,7 +257,27 @@ orphans:
       vpc_id: vpc-0a1b2c3d4e5f60718
       mirrored_from: sg-0123456789abcdef0
       reason: source_gone
+      target: {account: "111122223333", region: eu-west-1, vpc_id: vpc-0a1b2c3d4e5f60718}
   contains:
+    target:
+      description:
+        - Where the orphan mirror is, as RV(groups[].target). C(account) is null when the run did not need its own
+          account (no ARN in any tag, record or option).
+      type: dict
+      version_added: 0.1.0
+      contains:
+        account:
+          description: The mirror's account.
+          type: str
+          sample: "111122223333"
+        region:
+          description: The mirror's region.
+          type: str
+          sample: eu-west-1
+        vpc_id:
+          description: The mirror's VPC.
+          type: str
+          sample: vpc-0a1b2c3d4e5f60718
     group_id:
       description: Id of the orphan mirror.
       type: str
@@ -268,7 +291,7 @@ orphans:
       type: str
       sample: vpc-0a1b2c3d4e5f60718
     mirrored_from:
-      description: The source group id its C(classiclinkmirror:mirroredFromClassicSecurityGroupId) tag names.
+      description: The source group its C(classiclinkmirror:mirroredFromClassicSecurityGroupId) tag names (an id, or a group ARN for a mirror in another scope).
       type: str
       sample: sg-0123456789abcdef0
     reason:
@@ -371,7 +394,7 @@ groups:
           or tag is an ARN), region and VPC (the same as RV(groups[].vpc_id)).
       type: dict
       returned: always
-      version_added: 0.3.0
+      version_added: 0.1.0
       sample: {account: "444455556666", region: eu-west-1, vpc_id: vpc-0a1b2c3d4e5f60718}
       contains:
         account:
@@ -801,7 +824,7 @@ address_lists:
   returned: when O(references=addresses)
   type: list
   elements: dict
-  version_added: 0.3.0
+  version_added: 0.1.0
   sample:
     - account: "111122223333"
       region: eu-west-1
@@ -1109,7 +1132,7 @@ def main():
 
     link_instances = params["link_instances"]
     if link_instances and (options.vpc_id or params["targets"] is not None or params["state"] == "absent"):
-        module.fail_json(msg="link_instances follows the link tags: it cannot be combined with vpc_id or state=absent; "
+        module.fail_json(msg="link_instances follows the link tags: it cannot be combined with vpc_id, targets or state=absent; "
                              "link with classiclink.mirror.classiclink_instance_link after this call")
 
     # Home scope, then every other account and region the sources need: read once, shared with the info module.

@@ -51,7 +51,7 @@ options:
       - One C(DescribeNetworkInterfaces) call per 200 mirrors, in each account and region that holds mirrors.
     type: bool
     default: true
-    version_added: 0.2.0
+    version_added: 0.1.0
 extends_documentation_fragment:
   - classiclink.mirror.mirror
   - classiclink.mirror.mirror.guardrails
@@ -850,7 +850,7 @@ address_lists:
   returned: always
   type: list
   elements: dict
-  version_added: 0.3.0
+  version_added: 0.1.0
   sample:
     - account: "111122223333"
       region: eu-west-1

@@ -203,6 +203,7 @@ def test_one_source_into_three_vpcs_in_two_regions_and_two_accounts_then_retarge
     kept = ok(run_module(MODULE, {"source_group": web, "target_role_arn": ROLE}))
     assert [o["group_id"] for o in kept["orphans"]] == [mirrors[other_target]]
     assert kept["orphans"][0]["reason"] == "retargeted"
+    assert kept["orphans"][0]["target"] == {"account": OTHER_ACCOUNT, "region": "eu-west-1", "vpc_id": other_target}
     assert group_named(other, other_target, "web") is not None
     assert group_arn("eu-west-1", OTHER_ACCOUNT, mirrors[other_target]) in tags(describe(ec2, web))[MIRRORED_TO]
 
@@ -256,6 +257,21 @@ def test_bad_inputs_fail_their_source_only_and_delete_nothing(run_module, moto, 
     entry_error = run_module(MODULE, {"source_group": web, "targets": ["vpc-nothex"]})
     assert entry_error.rc != 0 and "option targets" in entry_error["msg"] and "vpc-nothex" in entry_error["msg"]
     assert [call for call in moto.calls() if call["service"] == "ec2"] == []
+
+
+def test_targets_that_do_not_fit_in_a_link_tag_fail_the_source_before_any_call(run_module, moto, ec2, ec2_client):
+    eu = ec2_client("eu-west-1")
+    source_vpc = make_vpc(ec2, "10.20.0.0/16", classiclink=False)
+    web = make_group(ec2, "web", vpc_id=source_vpc)
+    targets = [vpc_arn("eu-west-1", HOME_ACCOUNT, make_vpc(eu, "10.%d.0.0/16" % (30 + n), classiclink=False)) for n in range(5)]
+    assert len(",".join(targets)) > 256  # EC2 would refuse the rewritten link tag after the mirrors were made
+    moto.reset_calls()
+
+    result = run_module(MODULE, {"source_group": web, "targets": targets})
+
+    assert result.rc != 0 and mutating(moto) == []
+    assert [entry["code"] for entry in entries(result, web)] == ["bad_link_tag"] * 5
+    assert "EC2 tag values hold at most 256" in result["msg"]
 
 
 def test_targets_option_overrides_and_rewrites_the_tag(run_module, moto, ec2, ec2_client):
