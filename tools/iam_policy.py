@@ -41,6 +41,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 # The tag keys of plugins/module_utils/tags.py (a test checks they are the same).
 MIRRORED_FROM_TAG = "classiclinkmirror:mirroredFromClassicSecurityGroupId"
 MIRRORED_TO_TAG = "classiclinkmirror:mirroredToVpcSecurityGroupId"
+# The source's record spans the base key and its continuations <base>:2 ... <base>:20 when one value
+# (256 characters) cannot name every mirror (plugins/module_utils/targets.py: record_key, MAX_RECORD_TAGS).
+# StringLike patterns: the exact base key, and the base key followed by ":" and anything (tag keys cannot
+# contain * or ?, so the first pattern matches the base key only).
+MIRRORED_TO_KEYS = (MIRRORED_TO_TAG, MIRRORED_TO_TAG + ":*")
 LINK_TAG_KEYS = ("classiclinkmirror:linkToVPC", "classicmirror:linkToVPC")
 # The tag of an address list (plugins/module_utils/addresses.py; a test checks it is the same).
 ADDRESSES_OF_TAG = "classiclinkmirror:addressesOf"
@@ -124,6 +129,7 @@ class Deployment:
     target_role_arn: str = DEFAULT_TARGET_ROLE_ARN
     source_principal: Optional[str] = None  # default: the source account
     external_id: Optional[str] = None
+    link_tag_values: Tuple[str, ...] = ()  # comma-joined target lists the targets option writes (--link-tag-value)
 
     def accounts(self) -> List[str]:
         """Accounts of the target VPCs, the source account first when it has targets."""
@@ -139,6 +145,14 @@ class Deployment:
 
     def role_arn(self, account: str) -> str:
         return self.target_role_arn.replace("{partition}", self.partition).replace("{account}", account)
+
+    def target_text(self, vpc: Vpc) -> str:
+        """How a link tag names a target (targets.py Target.text): its id in the source's account and region, else its ARN."""
+        return vpc.vpc_id if (vpc.account, vpc.region) == (self.source_account, self.region) else vpc.arn
+
+    def link_values(self) -> List[str]:
+        """The link tag values OptInWriteLinkTagsOnSources allows: each target alone, and the --link-tag-value lists."""
+        return sorted({self.target_text(vpc) for vpc in self.targets} | set(self.link_tag_values))
 
     def principal(self) -> str:
         return self.source_principal or "arn:%s:iam::%s:root" % (self.partition, self.source_account)
@@ -186,6 +200,21 @@ def deployment_from_args(args: argparse.Namespace) -> Deployment:
         if defaults.get(vpc, group_id.strip()) != group_id.strip():
             raise UsageError("--default-group: two default groups for %s" % vpc.arn)
         defaults[vpc] = group_id.strip()
+    link_values = []
+    for item in args.link_tag_value or ():
+        if not args.allow_link_tags:
+            raise UsageError("--link-tag-value %r needs --allow-link-tags (the statement that writes link tags)" % item)
+        entries = [entry.strip() for entry in item.split(",")]
+        if not all(entries):
+            raise UsageError("--link-tag-value %r: an empty entry; expected TARGET-VPC,TARGET-VPC,... (no spaces)" % item)
+        vpcs = list(dict.fromkeys(parse_vpc(entry, args.source_account, args.region, args.partition) for entry in entries))
+        outside = [vpc.arn for vpc in vpcs if vpc not in targets]
+        if outside:
+            raise UsageError("--link-tag-value %r: %s not one of the --target-vpc" % (item, ", ".join(outside)))
+        # the module's spelling (targets.py): the id in the source's account and region, else the ARN, in the
+        # given order, a repeated target once
+        link_values.append(",".join(vpc.vpc_id if (vpc.account, vpc.region) == (args.source_account, args.region) else vpc.arn
+                                    for vpc in vpcs))
     keys = tuple(args.link_tag_key) if args.link_tag_key else LINK_TAG_KEYS
     if "{account}" not in args.target_role_arn and any(vpc.account != args.source_account for vpc in targets):
         raise UsageError("--target-role-arn %r must contain {account} (one role per target account)" % args.target_role_arn)
@@ -203,6 +232,7 @@ def deployment_from_args(args: argparse.Namespace) -> Deployment:
         target_role_arn=args.target_role_arn,
         source_principal=args.source_principal,
         external_id=args.external_id,
+        link_tag_values=tuple(link_values),
     )
 
 
@@ -253,19 +283,19 @@ def mirror_statements(dep: Deployment, account: str) -> List[dict]:
     groups = groups_of(dep.partition, account, [vpc.region for vpc in vpcs])
     in_targets = {"ArnEquals": {"ec2:Vpc": _one(vpc_arns)}}
     is_mirror = {f"aws:ResourceTag/{MIRRORED_FROM_TAG}": "false"}
-    relationship_keys = [MIRRORED_FROM_TAG, MIRRORED_TO_TAG, *dep.link_tag_keys]
+    relationship_keys = [MIRRORED_FROM_TAG, *MIRRORED_TO_KEYS, *dep.link_tag_keys]
     out = [
         statement("CreateMirrorsTaggedAtCreation", ["ec2:CreateSecurityGroup"], groups,
                   {"Null": {f"aws:RequestTag/{MIRRORED_FROM_TAG}": "false"}}),
         statement("CreateMirrorsInTargetVpcsOnly", ["ec2:CreateSecurityGroup"], vpc_arns),
         statement("TagMirrorsInTheCreateCall", ["ec2:CreateTags"], groups, {
             "StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"},
-            "ForAllValues:StringNotEquals": {"aws:TagKeys": [MIRRORED_TO_TAG, *dep.link_tag_keys]},
+            "ForAllValues:StringNotLike": {"aws:TagKeys": [*MIRRORED_TO_KEYS, *dep.link_tag_keys]},
         }),
         statement("ManageMirrorsInTargetVpcs", RULE_ACTIONS, groups, {**in_targets, "Null": is_mirror}),
         statement("TagMirrorsInTargetVpcs", ["ec2:CreateTags"], groups, {
             **in_targets,
-            "ForAllValues:StringNotEquals": {"aws:TagKeys": relationship_keys},
+            "ForAllValues:StringNotLike": {"aws:TagKeys": relationship_keys},
             "Null": {"aws:TagKeys": "false", **is_mirror},
         }),
     ]
@@ -291,7 +321,7 @@ def mirror_statements(dep: Deployment, account: str) -> List[dict]:
         }))
     if dep.allow_purge_tags:
         out.append(statement("OptInPurgeUserTagsOfMirrors", ["ec2:DeleteTags"], groups, {
-            "ForAllValues:StringNotEquals": {"aws:TagKeys": relationship_keys},
+            "ForAllValues:StringNotLike": {"aws:TagKeys": relationship_keys},
             "Null": {"aws:TagKeys": "false", **is_mirror},
         }))
     return out
@@ -301,22 +331,22 @@ def source_statements(dep: Deployment) -> List[dict]:
     """The tags the collection writes on sources (groups of the source account in the run's region)."""
     sources = groups_of(dep.partition, dep.source_account, [dep.region])
     out = [
+        # The record: the base key and its continuations (several mirrors in other scopes), nothing else.
         statement("WriteMirroredToTagOnSources", ["ec2:CreateTags"], sources, {
-            "ForAllValues:StringEquals": {"aws:TagKeys": MIRRORED_TO_TAG},
+            "ForAllValues:StringLike": {"aws:TagKeys": list(MIRRORED_TO_KEYS)},
             "Null": {"aws:TagKeys": "false"},
         }),
         statement("RemoveMirroredToTagFromSources", ["ec2:DeleteTags"], sources, {
-            "ForAllValues:StringEquals": {"aws:TagKeys": MIRRORED_TO_TAG},
+            "ForAllValues:StringLike": {"aws:TagKeys": list(MIRRORED_TO_KEYS)},
             "Null": {"aws:TagKeys": "false", f"aws:ResourceTag/{MIRRORED_TO_TAG}": "false"},
         }),
     ]
     if dep.allow_link_tags:
-        # The link tag value names a target: its id in the source's account and region, its ARN elsewhere.
-        values = sorted(vpc.vpc_id if (vpc.account, vpc.region) == (dep.source_account, dep.region) else vpc.arn
-                        for vpc in dep.targets)
+        # The link tag values a run writes: each target alone (vpc_id, a one-target targets option), and the
+        # comma-joined lists of --link-tag-value (a targets option naming several), exactly as the module writes them.
         out.append(statement("OptInWriteLinkTagsOnSources", ["ec2:CreateTags"], sources, {
-            "ForAllValues:StringEquals": {"aws:TagKeys": [MIRRORED_TO_TAG, *dep.link_tag_keys]},
-            "StringEqualsIfExists": {f"aws:RequestTag/{key}": _one(values) for key in dep.link_tag_keys},
+            "ForAllValues:StringLike": {"aws:TagKeys": [*MIRRORED_TO_KEYS, *dep.link_tag_keys]},
+            "StringEqualsIfExists": {f"aws:RequestTag/{key}": _one(dep.link_values()) for key in dep.link_tag_keys},
             "Null": {"aws:TagKeys": "false"},
         }))
     return out
@@ -401,7 +431,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-purge-tags", action="store_true",
                    help="opt-in: purge_tags on mirrors (DeleteTags has no ec2:Vpc key: not confined to the target VPCs)")
     p.add_argument("--allow-link-tags", action="store_true",
-                   help="opt-in: the module's vpc_id option writes the link tag on sources (value: a target VPC)")
+                   help="opt-in: the module's vpc_id and targets options write the link tag on sources (value: a target VPC, or a --link-tag-value)")
+    p.add_argument("--link-tag-value", action="append", default=[], metavar="VPC,VPC,...",
+                   help="with --allow-link-tags: a link tag value naming several targets, as the module's targets option "
+                        "writes it (the --target-vpc entries in the option's order, comma-joined); repeat for each. "
+                        "Each target alone is always allowed")
     p.add_argument("--no-enable-classiclink", action="store_true",
                    help="leave out EnableVpcClassicLink (enable_classiclink / mirror_enable_classiclink unused)")
     p.add_argument("--link-tag-key", action="append", default=[], metavar="KEY",

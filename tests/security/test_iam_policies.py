@@ -217,11 +217,16 @@ def generated(*extra: str) -> Dict[str, dict]:
 CROSS_ARGS = ("--target-vpc", vpc_arn(WEST_TARGET, region=WEST),
               "--target-vpc", vpc_arn(X_TARGET, OTHER_ACCOUNT, "eu-west-1"), "--external-id", "mirror-2024")
 OPT_INS = ("--allow-adopt", "--allow-purge-tags", "--allow-link-tags")
+WEST_ARN, X_ARN = vpc_arn(WEST_TARGET, region=WEST), vpc_arn(X_TARGET, OTHER_ACCOUNT, "eu-west-1")
+# the targets option naming several targets writes them comma-joined, in the option's order (plan_groups.py)
+LINK_LISTS = ("--allow-link-tags", "--link-tag-value", f"{TARGET},{WEST_ARN}", "--link-tag-value", f"{X_ARN},{TARGET},{WEST_ARN}")
+MT2, MT20 = f"{MT}:2", f"{MT}:20"  # the record's continuation tags (targets.py record_key, MAX_RECORD_TAGS)
 POLICIES = {
     "default": json.loads(POLICY_PATH.read_text()),  # the checked-in example (equal to the generator's, tested below)
     "opt-ins": generated(*OPT_INS)["source-policy.json"],
     "cross": generated(*CROSS_ARGS)["source-policy.json"],
     "cross-target": generated(*CROSS_ARGS)[f"target-policy-{OTHER_ACCOUNT}.json"],
+    "link-lists": generated(*CROSS_ARGS, *LINK_LISTS)["source-policy.json"],
 }
 
 
@@ -279,6 +284,17 @@ CASES: List[Case] = [
     deny("default", create_group(TARGET, tags(mf=SOURCE.id, link=OTHER_VPC)), "a mirror created as a source"),
     allow("default", create_tags(BYSTANDER, tags(mt=MIRROR.id)),
           "DOCUMENTED LIMIT: IAM cannot tell a source from another group; mirroredTo only records, the code reads it only to remove it"),
+    # ---- the record of several mirrors: mirroredTo and its continuations mirroredTo:2 ... :20 ----
+    allow("default", create_tags(SOURCE, {MT: MIRROR.id, MT2: X_MIRROR.arn}), "a record spanning the base key and a continuation"),
+    allow("default", create_tags(SOURCE_LINKED, {MT20: X_MIRROR.arn}), "the last continuation alone (only the chunk that changed)"),
+    allow("default", delete_tags(SOURCE_LINKED.tagged(**{MT2: X_MIRROR.arn}), [MT2]), "a shorter record drops its continuation"),
+    allow("default", delete_tags(SOURCE_LINKED.tagged(**{MT2: X_MIRROR.arn}), [MT, MT2]), "state: absent / prune drop the whole record"),
+    deny("default", create_tags(SOURCE, {MT2: X_MIRROR.arn, "Name": "x"}), "a continuation with another key"),
+    deny("default", create_tags(SOURCE, {f"{MT}2": X_MIRROR.arn}), "a key that only starts like the record's (no ':')"),
+    deny("default", create_tags(SOURCE, {f"{MF}:2": X_MIRROR.arn}), "the mirror tag with a suffix is not the record"),
+    deny("default", delete_tags(SOURCE_LINKED.tagged(**{MT2: X_MIRROR.arn}), [MT2, LINK]), "a continuation and the link tag"),
+    deny("cross-target", create_tags(X_MIRROR, {MT2: SOURCE.arn}), "the record's continuation on a mirror (module tags exclude it)"),
+    deny("default", create_group(TARGET, {MF: SOURCE.id, MT2: X_MIRROR.arn}), "... or in the create call"),
     # ---- a source's other tags ----
     deny("default", create_tags(SOURCE, tags(mt=MIRROR.id, Name="x")), "only the mirroredTo key on a source"),
     deny("default", create_tags(SOURCE, {"Name": "x"}), "any other key on a source"),
@@ -331,6 +347,20 @@ CASES: List[Case] = [
     deny("opt-ins", create_tags(SOURCE, tags(link=OTHER_VPC)), "a link tag naming a VPC that is not a target"),
     deny("opt-ins", create_tags(SOURCE, tags(link=TARGET, Name="x")), "a link tag with another key"),
     deny("opt-ins", create_tags(OUTSIDE, tags(mf=SOURCE.id, link=TARGET)), "the mirror tag with a link tag"),
+    deny("opt-ins", create_tags(SOURCE, tags(link=f"{TARGET},{OTHER_VPC}")), "a comma-joined value with a VPC that is not a target"),
+    deny("opt-ins", create_tags(SOURCE, tags(link=f"{TARGET},{TARGET}")), "several targets need --link-tag-value"),
+    # ---- --link-tag-value: the targets option naming several targets (comma-joined, in the option's order) ----
+    allow("link-lists", create_tags(SOURCE, tags(mt=MIRROR.id, link=f"{TARGET},{WEST_ARN}")), "targets: [TARGET, WEST_ARN]"),
+    allow("link-lists", create_tags(SOURCE, {LINK: f"{X_ARN},{TARGET},{WEST_ARN}", GUIDE_LINK: f"{X_ARN},{TARGET},{WEST_ARN}"}),
+          "a three-target list, both spellings"),
+    allow("link-lists", create_tags(SOURCE, {LINK: f"{TARGET},{WEST_ARN}", MT: MIRROR.id, MT2: X_MIRROR.arn}),
+          "the link tag with the record spanning a continuation"),
+    *(allow("link-lists", create_tags(SOURCE, tags(link=value)), "each target alone (vpc_id) stays allowed")
+      for value in (TARGET, WEST_ARN, X_ARN)),
+    deny("link-lists", create_tags(SOURCE, tags(link=f"{WEST_ARN},{TARGET}")), "another order is another value: list it too"),
+    deny("link-lists", create_tags(SOURCE, tags(link=f"{TARGET},{X_ARN}")), "a combination not listed"),
+    deny("link-lists", create_tags(SOURCE, tags(link=f"{TARGET},{WEST_ARN},{OTHER_VPC}")), "a VPC that is not a target"),
+    deny("link-lists", create_tags(SOURCE, tags(link=f"{TARGET},{WEST_ARN}", Name="x")), "another key"),
     # ---- several targets: another region of the source account, another account ----
     allow("cross", create_group(WEST_TARGET, tags(mf=SOURCE.arn), region=WEST), "a mirror in a same-account target in another region"),
     allow("cross", on(WEST_MIRROR, "ec2:RevokeSecurityGroupIngress"), "... managed there"),
@@ -445,6 +475,7 @@ DEPLOYMENTS = {
     "no-enable-classiclink": ("--no-enable-classiclink",),
     "cross": CROSS_ARGS,
     "cross+opt-ins": (*CROSS_ARGS, *OPT_INS),
+    "cross+link-lists": (*CROSS_ARGS, *LINK_LISTS),
 }
 # (issue, Sid, action, resource type parliament wants in the same statement) -> why it stays (docs/iam.md).
 SPLIT = ("parliament checks each statement alone; the other resource types of the call are allowed by "
@@ -588,7 +619,34 @@ def test_generator_cli_writes_one_file_per_policy(tmp_path):
     (("--target-vpc", "arn:aws-cn:ec2:cn-north-1:444455556666:vpc/vpc-0a1b2c3d4e5f67890"), "partition"),
     (("--target-vpc", "arn:aws:ec2:eu-west-1:444455556666:vpc/vpc-0a1b2c3d4e5f67890", "--target-role-arn", "arn:aws:iam::1:role/x"),
      "{account}"),
+    (("--target-vpc", "vpc-0a1b2c3d4e5f67890", "--link-tag-value", "vpc-0a1b2c3d4e5f67890"), "needs --allow-link-tags"),
+    (("--target-vpc", "vpc-0a1b2c3d4e5f67890", "--allow-link-tags", "--link-tag-value", "vpc-0a1b2c3d4e5f67890,vpc-0bbbbbbbbbbbbbbbb"),
+     "vpc/vpc-0bbbbbbbbbbbbbbbb not one of the --target-vpc"),
+    (("--target-vpc", "vpc-0a1b2c3d4e5f67890", "--allow-link-tags", "--link-tag-value", "vpc-0a1b2c3d4e5f67890,"), "an empty entry"),
 ])
 def test_generator_refuses_what_it_cannot_confine(args, message):
     with pytest.raises(gen.UsageError, match=re.escape(message)):
         gen.deployment_from_args(gen.parser().parse_args(["--source-account", ACCOUNT, "--region", REGION, *args]))
+
+
+def test_link_tag_values_are_spelled_as_the_module_writes_them():
+    """--link-tag-value entries are written like targets.py Target.text (bare id in the source's scope, else the
+    ARN), in the given order, a repeated target once; each target alone is always allowed."""
+    dep = gen.deployment_from_args(gen.parser().parse_args([
+        *gen.EXAMPLE_ARGS, *CROSS_ARGS, "--allow-link-tags",
+        "--link-tag-value", f"{WEST_ARN}, {vpc_arn(TARGET)},{WEST_ARN}"]))
+    assert dep.link_tag_values == (f"{WEST_ARN},{TARGET}",)
+    assert dep.link_values() == sorted([TARGET, WEST_ARN, X_ARN, f"{WEST_ARN},{TARGET}"])
+
+
+def test_record_key_patterns_cover_every_key_the_collection_writes():
+    """The generator's mirroredTo patterns match exactly the record keys of targets.py (base, :2 ... :MAX)."""
+    from fnmatch import fnmatchcase
+
+    from ansible_collections.classiclink.mirror.plugins.module_utils import targets
+
+    keys = [targets.record_key(index) for index in range(1, targets.MAX_RECORD_TAGS + 1)]
+    assert all(any(fnmatchcase(key, pattern) for pattern in gen.MIRRORED_TO_KEYS) for key in keys)
+    assert targets.record_keys({key: "x" for key in keys}) == tuple(keys)
+    for other in (MF, LINK, GUIDE_LINK, f"{MT}2", "Name"):
+        assert not any(fnmatchcase(other, pattern) for pattern in gen.MIRRORED_TO_KEYS), other
