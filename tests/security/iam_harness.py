@@ -15,7 +15,8 @@ Run it like the harness CLI (loopback only)::
 It serves the same application as ``tests.support.moto_harness`` (call
 recorder, ClassicLink emulation, ``/_harness/...`` and ``/moto-api/...``
 endpoints) with one addition: the harness answers the emulated ClassicLink
-actions itself, so moto never sees them and would never authorize them; this
+actions (and some prefix-list actions, tests/support/prefix_list_emulation.py)
+itself, so moto never sees them and would never authorize them; this
 wrapper runs moto's own IAM check (signature and policy) on those requests
 first, counted against ``INITIAL_NO_AUTH_ACTION_COUNT`` like every other
 request.
@@ -39,6 +40,7 @@ from werkzeug.datastructures import EnvironHeaders
 from werkzeug.serving import make_server
 
 from tests.support.classiclink_emulation import EMULATED_ACTIONS, error_xml
+from tests.support.prefix_list_emulation import PREFIX_LIST_ACTIONS
 from tests.support.moto_harness import (
     _CREDENTIAL_RE,
     HarnessApp,
@@ -62,7 +64,10 @@ class IamEnforcingApp:
         if not environ.get("PATH_INFO", "").startswith(("/_harness/", "/moto-api")):
             body = _read_body(environ)
             action = _params(environ, body).get("Action")
-            if action in EMULATED_ACTIONS:
+            # The prefix-list emulation answers some calls itself (ModifyManagedPrefixList) and refuses others
+            # before moto sees them: EC2 authorizes first, so these are authorized here too (moto authorizes
+            # the forwarded ones again, with the same answer).
+            if action in EMULATED_ACTIONS or action in PREFIX_LIST_ACTIONS:
                 denied = self._authorize(environ, body, action)
                 if denied is not None:
                     status, code, message = denied
@@ -205,6 +210,43 @@ class IamHarnessProcess:
         self.admin = (key["AccessKeyId"], key["SecretAccessKey"])
         self.harness.reset_calls()
         return self.admin
+
+    def fresh_accounts(self, *others: str) -> tuple[str, str]:
+        """``fresh_account()``, plus an ``admin`` user in each account of ``others`` (``self.admins[account]``):
+        the unauthenticated bootstrap calls of another account name it with moto's ``x-moto-account-id`` header;
+        its admin's keys then belong to it (moto finds the account of an access key)."""
+        import json
+        import urllib.request
+
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        opener.open(urllib.request.Request(f"{self.url}/moto-api/reset", data=b"", method="POST"), timeout=30).read()
+        opener.open(urllib.request.Request(f"{self.url}/moto-api/reset-auth", data=str(BOOTSTRAP_CALLS * (1 + len(others))).encode(),
+                                           headers={"Content-Type": "text/plain"}, method="POST"), timeout=30).read()
+        self.admins = {}
+        for account in (None, *others):
+            iam = self.client("iam", ("bootstrap", "bootstrap"))
+            if account:
+                iam.meta.events.register("before-sign.iam.*", lambda request, account=account, **_: request.headers.__setitem__(
+                    "x-moto-account-id", account))
+            iam.create_user(UserName="admin")
+            iam.put_user_policy(UserName="admin", PolicyName="admin", PolicyDocument=json.dumps(ADMIN_POLICY))
+            key = iam.create_access_key(UserName="admin")["AccessKey"]
+            self.admins[account] = (key["AccessKeyId"], key["SecretAccessKey"])
+        self.admin = self.admins.pop(None)
+        self.harness.reset_calls()
+        return self.admin
+
+    def role(self, admin: tuple[str, str], name: str, policy: dict, trust: dict) -> str:
+        """A role of ``admin``'s account with exactly ``policy`` (inline, replaced when called again) and ``trust``."""
+        import json
+
+        iam = self.client("iam", admin)
+        try:
+            arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        except iam.exceptions.EntityAlreadyExistsException:
+            arn = iam.get_role(RoleName=name)["Role"]["Arn"]
+        iam.put_role_policy(RoleName=name, PolicyName=f"{name}-policy", PolicyDocument=json.dumps(policy))
+        return arn
 
     def user(self, name: str, policy: dict) -> tuple[str, str]:
         import json

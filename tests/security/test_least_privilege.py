@@ -367,3 +367,95 @@ def test_playbook_failure_names_the_missing_action(iam_moto):
     assert run.returncode != 0
     failure = [line for line in run.stdout.splitlines() if "failures:" in line]
     assert failure and "ec2:AuthorizeSecurityGroupIngress" in failure[-1] and "web" in failure[-1], run.stdout[-5000:]
+
+
+# --------------------------------------------------------------------------- the target side, under moto IAM
+
+TARGET_ACCOUNT = "444455556666"
+TARGET_ROLE = "arn:aws:iam::{account}:role/classiclink-mirror-target"
+ADDRESSES_OF = iam_policy.ADDRESSES_OF_TAG
+
+
+def test_cross_account_run_with_address_lists_succeeds_with_exactly_the_generated_source_target_and_trust_policies(iam_moto):
+    """A source-account user with the generated source policy; in another account, the role the collection
+    assumes (``target_role_arn``) with the generated target policy and trust policy. One VPC source whose
+    link tag is a VPC ARN of the other account, allowing a group with no link tag (unmanaged): with
+    ``references: addresses`` the mirror refers to that group's address list, created in the target
+    account. The run succeeds, no call is refused. Then the target policy without
+    ``ec2:ModifyManagedPrefixList``: a new member of the referenced group makes the next run change the
+    list, and it fails with AccessDenied naming that action; with the policy restored it converges.
+
+    What moto checks (as for the source side, see moto_variant and docs/iam.md): the signature and the
+    actions of the policies of the caller -- the user's, then the assumed role's (moto's STS AssumeRole
+    returns credentials of the role's account, whose IAM role must exist). It authorizes every request
+    against the resource "*", so the policies are applied as moto_variant (Resource "*"); it evaluates
+    no condition; and, since the resource is "*", it never reads the trust policy (sts:ExternalId and the
+    principal are not checked: tests/security/test_iam_policies.py checks the trust policy as a document
+    and parliament lints it). The trust policy is nevertheless the role's AssumeRolePolicyDocument here.
+    """
+    from tests.integration.ec2_world import allow, make_group, tcp
+
+    admin = iam_moto.fresh_accounts(TARGET_ACCOUNT)
+    home, other = iam_moto.client("ec2", admin), iam_moto.client("ec2", iam_moto.admins[TARGET_ACCOUNT])
+    source_vpc = home.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnet = home.create_subnet(VpcId=source_vpc, CidrBlock="10.20.0.0/20")["Subnet"]["SubnetId"]
+    target = other.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+    target_arn = f"arn:aws:ec2:us-east-1:{TARGET_ACCOUNT}:vpc/{target}"
+    peer = make_group(home, "peer", vpc_id=source_vpc)  # no link tag: unmanaged, listed by address
+    web = make_group(home, "web", vpc_id=source_vpc, link=target_arn)
+    allow(home, web, tcp(5432, group=peer, description="db from peer"))
+
+    def launch_member() -> str:
+        instance = home.run_instances(ImageId=CLASSIC_AMI_ID, MinCount=1, MaxCount=1, InstanceType="t3.micro", NetworkInterfaces=[
+            {"DeviceIndex": 0, "SubnetId": subnet, "Groups": [peer], "DeleteOnTermination": True}])["Instances"][0]
+        return "%s/32" % instance["PrivateIpAddress"]
+
+    members = [launch_member()]
+    source_account = iam_moto.client("sts", admin).get_caller_identity()["Account"]
+    documents = iam_policy.policies(iam_policy.deployment_from_args(iam_policy.parser().parse_args([
+        "--source-account", source_account, "--region", "us-east-1", "--target-vpc", target_arn,
+        "--target-role-arn", TARGET_ROLE, "--external-id", "mirror-ext"])))
+    assert sorted(documents) == ["source-policy.json", f"target-policy-{TARGET_ACCOUNT}.json", f"trust-policy-{TARGET_ACCOUNT}.json"]
+    target_policy, trust = documents[f"target-policy-{TARGET_ACCOUNT}.json"], documents[f"trust-policy-{TARGET_ACCOUNT}.json"]
+    role_admin = iam_moto.admins[TARGET_ACCOUNT]
+    assert iam_moto.role(role_admin, "classiclink-mirror-target", moto_variant(target_policy), trust) == \
+        TARGET_ROLE.format(account=TARGET_ACCOUNT)
+    env = env_for(iam_moto, iam_moto.user("mirror-runner", moto_variant(documents["source-policy.json"])))
+    args = {"source_group": web, "target_role_arn": TARGET_ROLE, "target_role_external_id": "mirror-ext", "references": "addresses"}
+    iam_moto.harness.reset_calls()
+
+    result = runner.run_module("classiclink_mirror_group", args, env)
+
+    assert result.rc == 0, result.get("msg")
+    calls = [c for c in iam_moto.harness.calls() if c["service"] in ("ec2", "sts")]
+    assert [c for c in calls if c["status"] >= 400] == []
+    used = {c["action"] for c in calls if c["service"] == "ec2"}
+    assert {"CreateSecurityGroup", "AuthorizeSecurityGroupIngress", "CreateManagedPrefixList"} <= used, used
+    lists = [pl for pl in other.describe_managed_prefix_lists()["PrefixLists"]
+             if ADDRESSES_OF in {t["Key"] for t in pl.get("Tags", [])}]
+    assert len(lists) == 1 and lists[0]["OwnerId"] == TARGET_ACCOUNT
+    list_id = lists[0]["PrefixListId"]
+
+    def entries() -> list:
+        return sorted(e["Cidr"] for e in other.get_managed_prefix_list_entries(PrefixListId=list_id)["Entries"])
+
+    assert entries() == members
+    mirror = mirror_of(other, f"arn:aws:ec2:us-east-1:{source_account}:security-group/{web}", target)
+    assert mirror is not None and mirror["OwnerId"] == TARGET_ACCOUNT
+    assert [p.get("PrefixListId") for rule in mirror["IpPermissions"] for p in rule.get("PrefixListIds", [])] == [list_id]
+    assert not home.describe_managed_prefix_lists(
+        Filters=[{"Name": "owner-id", "Values": [source_account]}])["PrefixLists"], "no address list in the source account"
+
+    # one action fewer in the target policy: the run that needs it fails naming it
+    members.append(launch_member())
+    iam_moto.role(role_admin, "classiclink-mirror-target", moto_variant(without(target_policy, "ec2:ModifyManagedPrefixList")), trust)
+    short = runner.run_module("classiclink_mirror_group", args, env)
+    assert short.rc != 0
+    report = short.stdout
+    assert "ec2:ModifyManagedPrefixList" in report and "AccessDenied" in report, report[-3000:]
+    assert entries() == members[:1]
+
+    iam_moto.role(role_admin, "classiclink-mirror-target", moto_variant(target_policy), trust)
+    again = runner.run_module("classiclink_mirror_group", args, env)
+    assert again.rc == 0, again.get("msg")
+    assert entries() == sorted(members)
