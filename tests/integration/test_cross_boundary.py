@@ -79,11 +79,12 @@ def mutating(moto):
     return [call["action"] for call in moto.mutating_calls() if call["service"] == "ec2"]
 
 
-def by_region(calls):
+def by_scope(moto):
+    """EC2 calls at the server per (account, region): the issue's budgets are per scope."""
     counted = Counter()
-    for call in calls:
+    for call in moto.calls(detail=True):
         if call["service"] == "ec2":
-            counted[call["region"]] += 1
+            counted[(call["account"], call["region"])] += 1
     return dict(counted)
 
 
@@ -107,22 +108,21 @@ def test_cross_region_mirror_then_no_op(run_module, moto, ec2, ec2_client):
 
     moto.reset_calls()
     real = ok(run_module(MODULE, {"all_sources": True}))
-    first = moto.calls()
+    first, first_scopes = moto.calls(), by_scope(moto)
     mirror = group_named(eu, target, "web")
     assert mirror is not None and real["groups"][0]["mirror_group_id"] == mirror["GroupId"]
     assert tags(mirror)[MIRRORED_FROM] == group_arn("us-east-1", HOME_ACCOUNT, web)
     assert ("tcp", 443, 443, "10.0.0.0/8", "https") in rules(mirror)
     assert ("tcp", 8080, 8080, mirror["GroupId"], None) in rules(mirror)  # self reference -> the mirror itself
     assert tags(describe(ec2, web))[MIRRORED_TO] == group_arn("eu-west-1", HOME_ACCOUNT, mirror["GroupId"])
-    per_region = by_region(first)
-    assert per_region["eu-west-1"] <= 3 * 1 + 15 and per_region["us-east-1"] <= 15, actions(first)
+    assert first_scopes[(HOME_ACCOUNT, "eu-west-1")] <= 3 * 1 + 15 and first_scopes[(HOME_ACCOUNT, "us-east-1")] <= 15, first_scopes
     assert not any(call["mutating"] and call["region"] == "us-east-1" and call["action"] != "CreateTags" for call in first)
 
     moto.reset_calls()
     again = ok(run_module(MODULE, {"all_sources": True}))
     assert again["changed"] is False and mutating(moto) == []
-    for region, count in by_region(moto.calls()).items():
-        assert count <= READS_PER_NOOP, (region, actions(moto.calls()))
+    for scope, count in by_scope(moto).items():
+        assert count <= READS_PER_NOOP, (scope, actions(moto.calls()))
 
 
 def test_cross_account_needs_target_role_arn_then_mirrors_with_it(run_module, moto, ec2, account_ec2):
@@ -175,7 +175,7 @@ def test_one_source_into_three_vpcs_in_two_regions_and_two_accounts_then_retarge
 
     moto.reset_calls()
     ok(run_module(MODULE, args))
-    first = moto.calls()
+    first, first_scopes = moto.calls(), by_scope(moto)
     mirrors = {}
     for client, vpc in ((ec2, home_target), (eu, eu_target), (other, other_target)):
         web_mirror, app_mirror = group_named(client, vpc, "web"), group_named(client, vpc, "app")
@@ -187,15 +187,15 @@ def test_one_source_into_three_vpcs_in_two_regions_and_two_accounts_then_retarge
     record = tags(describe(ec2, web))[MIRRORED_TO].split(",")
     assert record == [mirrors[home_target], group_arn("eu-west-1", HOME_ACCOUNT, mirrors[eu_target]),
                       group_arn("eu-west-1", OTHER_ACCOUNT, mirrors[other_target])]
-    # 2 sources, 1 reference: at most 3N + M + 15 calls per scope (calls of two scopes share eu-west-1)
-    per_region = by_region(first)
-    assert per_region["us-east-1"] <= 3 * 2 + 1 + 15 and per_region["eu-west-1"] <= 2 * (3 * 2 + 1 + 15), per_region
+    # 2 sources, 1 reference: at most 3N + M + 15 calls in each of the three scopes
+    assert set(first_scopes) == {(HOME_ACCOUNT, "us-east-1"), (HOME_ACCOUNT, "eu-west-1"), (OTHER_ACCOUNT, "eu-west-1")}, first_scopes
+    assert all(count <= 3 * 2 + 1 + 15 for count in first_scopes.values()), first_scopes
 
     moto.reset_calls()
     again = ok(run_module(MODULE, args))
     assert again["changed"] is False and mutating(moto) == []
-    per_region = by_region(moto.calls())
-    assert per_region["us-east-1"] <= READS_PER_NOOP and per_region["eu-west-1"] <= 2 * READS_PER_NOOP, per_region
+    noop_scopes = by_scope(moto)
+    assert len(noop_scopes) == 3 and all(count <= READS_PER_NOOP for count in noop_scopes.values()), noop_scopes
 
     # Retarget: the other account leaves the tag. Its mirror is an orphan found from the record alone:
     # without prune it is reported and kept (and stays in the record), with prune deleted.

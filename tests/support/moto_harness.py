@@ -24,7 +24,7 @@ the same app ``ThreadedMotoServer`` runs) wrapped in a WSGI middleware that
    :mod:`tests.support.prefix_list_emulation`.
 4. serves harness endpoints (not AWS):
 
-   * ``GET  /_harness/calls``        -> JSON list of recorded calls (``?detail=1``: with the extra fields)
+   * ``GET  /_harness/calls``        -> JSON list of recorded calls (``?detail=1``: with the extra fields and the ``account``)
    * ``POST /_harness/calls/reset``  -> clear the recorded calls
    * ``GET  /_harness/classiclink``  -> JSON list of current ClassicLink links
    * ``GET  /_harness/ownership``    -> ``{"violations": [...], "next_seq": N}``:
@@ -156,6 +156,14 @@ def _params(environ: dict[str, Any], body: bytes) -> dict[str, str]:
         form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
         params.update({k: v[0] for k, v in form.items()})
     return params
+
+
+def _account_of(environ: dict[str, Any], access_key: str) -> str:
+    """The account a call lands in, or "" when it cannot be told (never fails the request)."""
+    try:
+        return _account_id(environ, access_key)
+    except Exception:  # pylint: disable=broad-except
+        return ""
 
 
 def _account_id(environ: dict[str, Any], access_key: str) -> str:
@@ -324,6 +332,7 @@ class HarnessApp:
             "action": action,
             "mutating": is_mutating(action, environ.get("REQUEST_METHOD", "POST")),
             "status": 0,
+            "account": _account_of(environ, access_key),  # with ?detail=1: calls counted per (account, region)
         }
         if service == "ec2" and call["mutating"]:
             self._ownership_fields(call, params, environ, access_key, region)
