@@ -78,7 +78,7 @@ def test_checker_flags_collection_calls_on_unowned_groups_only(moto, ec2):
     # the recorder keeps its five fields, and has the new ones on EC2 mutating calls with detail
     assert set(moto.calls()[-1]) == {"service", "region", "action", "mutating", "status"}
     revoke = [c for c in moto.calls(detail=True) if c["action"] == "RevokeSecurityGroupIngress"][-1]
-    assert set(revoke) == {"service", "region", "action", "mutating", "status", "targets", "tag_keys", "user_agent",
+    assert set(revoke) == {"service", "region", "action", "mutating", "status", "account", "targets", "tag_keys", "user_agent",
                            "from_collection", "unowned_groups"}
 
     moto.reset_ownership(since=start)  # provoked on purpose: do not fail this test
