@@ -11,7 +11,7 @@ This module reads and changes them through :class:`scope.Scope` only:
   with ``owner-id`` when the account is known; the documented filters have no tag
   filter), those tagged ``classiclinkmirror:addressesOf`` kept, each one's entries
   read with ``GetManagedPrefixListEntries`` (paginated, 100 a page on EC2);
-* :func:`member_interfaces`: the network interfaces carrying some groups
+* :func:`member_interfaces` (describe.py): the network interfaces carrying some groups
   (``DescribeNetworkInterfaces``, ``group-id`` filter, 200 values a call);
 * :class:`ListExecutor`: :class:`addresses.ListPlan` objects, one list each,
   lists concurrently (bounded), the calls of one list in order.
@@ -65,6 +65,7 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.addresses impor
     plan_scope_lists,
     read_address_list,
 )
+from ansible_collections.classiclink.mirror.plugins.module_utils.describe import member_interfaces
 from ansible_collections.classiclink.mirror.plugins.module_utils.model import Outcome, Problem
 from ansible_collections.classiclink.mirror.plugins.module_utils.rules import PREFIX_LIST
 from ansible_collections.classiclink.mirror.plugins.module_utils.scope import (
@@ -85,7 +86,6 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.targets import 
 PREFIX_LIST_NOT_FOUND = "InvalidPrefixListID.NotFound"
 VERSION_MISMATCH = "PrefixListVersionMismatch"
 INCORRECT_STATE = "IncorrectState"
-FILTER_VALUES = 200  # values of one describe filter
 # How long a list may stay "*-in-progress" before the executor gives up on it (attempts, seconds apart).
 READY_LOOKS = 30
 READY_DELAY = 1.0
@@ -130,22 +130,6 @@ def load_lists(scope: Scope, account: Optional[str] = None) -> ScopeLists:
         found.append(read_address_list(description, entries))
     kept, duplicates = index_lists(found)
     return ScopeLists(kept.values(), duplicates)
-
-
-def member_interfaces(scope: Scope, group_ids: Iterable[str]) -> List[dict]:
-    """The network interfaces carrying any of ``group_ids`` (each once), as DescribeNetworkInterfaces
-    returns them: ``group-id`` filter, 200 values a call, paginated."""
-    ids = sorted(set(group_ids))
-    seen: Set[str] = set()
-    found = []
-    for start in range(0, len(ids), FILTER_VALUES):
-        batch = ids[start:start + FILTER_VALUES]
-        for interface in scope.paginate("describe_network_interfaces", "NetworkInterfaces",
-                                        Filters=[{"Name": "group-id", "Values": batch}]):
-            if interface.get("NetworkInterfaceId") not in seen:
-                seen.add(interface.get("NetworkInterfaceId"))
-                found.append(interface)
-    return found
 
 
 def is_quota_error(exc: BaseException) -> bool:

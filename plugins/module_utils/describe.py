@@ -13,7 +13,7 @@ handful of paginated describes, not N of them. The Snapshot types live in
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
@@ -369,13 +369,23 @@ def describe_links(scope: Scope, params: Mapping) -> list:
     return scope.paginate("describe_classic_link_instances", "Instances", **params)
 
 
+def member_interfaces(scope: Scope, group_ids: Iterable[str]) -> List[dict]:
+    """The network interfaces carrying any of ``group_ids`` (each once), as DescribeNetworkInterfaces
+    returns them: one paginated describe per 200 groups (``group-id`` filter)."""
+    seen: Set[str] = set()
+    found = []
+    for filters in _filter_batches("group-id", list(group_ids)):
+        for interface in scope.paginate("describe_network_interfaces", "NetworkInterfaces", Filters=filters):
+            if interface.get("NetworkInterfaceId") not in seen:
+                seen.add(interface.get("NetworkInterfaceId"))
+                found.append(interface)
+    return found
+
+
 def interface_groups(scope: Scope, group_ids: Sequence[str]) -> set:
     """The groups among ``group_ids`` that some network interface carries (instances, load
-    balancers, ...): one paginated DescribeNetworkInterfaces per 200 groups."""
-    carried = set()
-    for filters in _filter_batches("group-id", group_ids):
-        for interface in scope.paginate("describe_network_interfaces", "NetworkInterfaces", Filters=filters):
-            carried.update(group["GroupId"] for group in interface.get("Groups", []))
+    balancers, ...): :func:`member_interfaces`, one describe per 200 groups."""
+    carried = set(group["GroupId"] for interface in member_interfaces(scope, group_ids) for group in interface.get("Groups", []))
     return carried.intersection(group_ids)
 
 

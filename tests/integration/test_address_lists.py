@@ -14,7 +14,7 @@ import pytest
 from botocore.config import Config
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
-from ansible_collections.classiclink.mirror.plugins.module_utils import address_lists
+from ansible_collections.classiclink.mirror.plugins.module_utils import describe
 from ansible_collections.classiclink.mirror.plugins.module_utils.address_lists import (
     ListExecutor,
     load_lists,
@@ -241,7 +241,7 @@ def test_duplicates_from_overlapping_runs_are_pruned_keeping_the_lowest_id(moto,
 def test_member_interfaces_batches_the_group_filter(moto, ec2, world, scope, monkeypatch):
     world.member(2)
     world.member(1, group=world.other)
-    monkeypatch.setattr(address_lists, "FILTER_VALUES", 1)
+    monkeypatch.setattr(describe, "FILTER_VALUES_MAX", 1)  # member_interfaces batches with describe's filter limit
     moto.reset_calls()
     found = member_interfaces(scope, [world.group, world.other, "sg-0000000000000000f"])
     assert len(found) == 3 and [a for a, _s in calls(moto)] == ["DescribeNetworkInterfaces"] * 3
