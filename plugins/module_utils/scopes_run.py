@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Sequence
 
-from ansible_collections.classiclink.mirror.plugins.module_utils.describe import load_snapshot, read_other_scopes
+from ansible_collections.classiclink.mirror.plugins.module_utils.describe import interface_groups, load_snapshot, read_other_scopes
 from ansible_collections.classiclink.mirror.plugins.module_utils.model import Problem, Snapshot
 from ansible_collections.classiclink.mirror.plugins.module_utils.options import targets_option_of
 from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import MirrorOptions, declared_sources
@@ -72,3 +72,23 @@ def read_scopes(module, options: MirrorOptions, refs: Sequence[str], failure: st
         # so far depended on it).
         snapshot.home = scope.home_target(module, True)
     return ScopesRead(scope, snapshot, options, refs, others, problems)
+
+
+def carried_groups(module, run, mirror_ids):
+    """The mirrors among ``mirror_ids`` that a network interface carries, asked in each mirror's own scope
+    (one DescribeNetworkInterfaces per 200 mirrors and scope; scopes that could not be read are skipped)."""
+    snapshot = run.snapshot
+    by_scope = {}
+    for mirror_id in mirror_ids:
+        by_scope.setdefault(snapshot.scope_of_group(mirror_id), []).append(mirror_id)
+    carried = set()
+    for target, ids in sorted(by_scope.items()):
+        scope = run.scope if target == snapshot.home else run.others.get(target)
+        if scope is None:
+            continue
+        try:
+            carried |= interface_groups(scope, ids)
+        except (BotoCoreError, ClientError, ResponseParserError) as e:
+            module.fail_json_aws(e, msg="Could not describe the network interfaces that carry the mirrors in %s (usage_audit)" % (
+                "this region" if target == snapshot.home else target.label))
+    return carried

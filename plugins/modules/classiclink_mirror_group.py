@@ -121,7 +121,8 @@ options:
     description:
       - Also report which mirrors are in use (RV(groups[].mirror_in_use), RV(unused_mirrors)) - a network interface
         carries them, or a rule of a group that is not a mirror refers to them.
-      - Reads only, one C(DescribeNetworkInterfaces) call per 200 mirrors, and the groups of the target VPCs (which a
+      - Reads only, one C(DescribeNetworkInterfaces) call per 200 mirrors in each mirror's own account and region,
+        and the groups of the target VPCs (which a
         run without it does not read once every mirror exists). The audit does not read ClassicLinks; the
         role's summary counts a mirror that the run's links (O(link_instances=true)) use as in use.
     type: bool
@@ -1039,7 +1040,7 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.address_lists i
 from ansible_collections.classiclink.mirror.plugins.module_utils.apply_groups import ScopedExecutor
 from ansible_collections.classiclink.mirror.plugins.module_utils.apply_links import LinkExecutor
 from ansible_collections.classiclink.mirror.plugins.module_utils.audit import add_usage, mirror_usage
-from ansible_collections.classiclink.mirror.plugins.module_utils.describe import interface_groups, scope_warnings
+from ansible_collections.classiclink.mirror.plugins.module_utils.describe import scope_warnings
 from ansible_collections.classiclink.mirror.plugins.module_utils.options import (
     COMMON_ARGS,
     GUARDRAIL_ARGS,
@@ -1053,7 +1054,7 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.plan_groups imp
 from ansible_collections.classiclink.mirror.plugins.module_utils.plan_links import ERROR, LinkOptions, plan_links
 from ansible_collections.classiclink.mirror.plugins.module_utils.report import address_lists_result, links_result, plan_result
 from ansible_collections.classiclink.mirror.plugins.module_utils.scope import error_text
-from ansible_collections.classiclink.mirror.plugins.module_utils.scopes_run import read_scopes
+from ansible_collections.classiclink.mirror.plugins.module_utils.scopes_run import carried_groups, read_scopes
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError
@@ -1062,13 +1063,11 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 
-def usage_of(module, scope, snapshot, plan, entries):
-    """Which mirrors are in use; a mirror this run creates is not (nothing can carry it yet), in check mode too."""
+def usage_of(module, run, plan, entries):
+    """Which mirrors are in use (network interfaces asked in each mirror's own scope); a mirror this run creates is not
+    (nothing can carry it yet), in check mode too."""
     existing = sorted(set(pair.mirror.id for pair in plan.pairs if pair.mirror is not None and not pair.removal))
-    try:
-        usage = mirror_usage(snapshot, existing, interface_groups(scope, existing))
-    except (BotoCoreError, ClientError, ResponseParserError) as e:
-        module.fail_json_aws(e, msg="Could not describe the network interfaces that carry the mirrors (usage_audit)")
+    usage = mirror_usage(run.snapshot, existing, carried_groups(module, run, existing))
     created = [entry["mirror_group_id"] for entry in entries if entry["created"]]
     usage.update((mirror_id, False) for mirror_id in created)
     return add_usage(entries, usage)
@@ -1210,7 +1209,7 @@ def main():
     if links_error:
         result["links_error"] = links_error
     if params["usage_audit"]:
-        result.update(usage_of(module, scope, snapshot, plan, result["groups"]))
+        result.update(usage_of(module, run, plan, result["groups"]))
     if params["source_group"] and result["groups"] and result["groups"][0]["mirror_group_id"]:
         result["group_id"] = result["groups"][0]["mirror_group_id"]
     if not module._diff:

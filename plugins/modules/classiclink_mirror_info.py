@@ -884,7 +884,7 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.aws_module impo
 
 from ansible_collections.classiclink.mirror.plugins.module_utils.address_lists import plan_with_lists
 from ansible_collections.classiclink.mirror.plugins.module_utils.audit import audit, audit_options, audit_refs
-from ansible_collections.classiclink.mirror.plugins.module_utils.describe import interface_groups, scope_warnings
+from ansible_collections.classiclink.mirror.plugins.module_utils.describe import scope_warnings
 from ansible_collections.classiclink.mirror.plugins.module_utils.options import (
     COMMON_ARGS,
     GUARDRAIL_ARGS,
@@ -896,33 +896,13 @@ from ansible_collections.classiclink.mirror.plugins.module_utils.options import 
 from ansible_collections.classiclink.mirror.plugins.module_utils.pairs import MirrorOptions
 from ansible_collections.classiclink.mirror.plugins.module_utils.plan_groups import plan_pairs
 from ansible_collections.classiclink.mirror.plugins.module_utils.report import address_lists_result
-from ansible_collections.classiclink.mirror.plugins.module_utils.scopes_run import read_scopes
+from ansible_collections.classiclink.mirror.plugins.module_utils.scopes_run import carried_groups, read_scopes
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError
     from botocore.parsers import ResponseParserError  # an answer that cannot be parsed, after the retries
 except ImportError:
     pass  # handled by AnsibleAWSModule
-
-
-def carried_groups(module, run, mirror_ids):
-    """The mirrors among ``mirror_ids`` that a network interface carries, asked in each mirror's own scope
-    (one DescribeNetworkInterfaces per 200 mirrors and scope; scopes that could not be read are skipped)."""
-    snapshot = run.snapshot
-    by_scope = {}
-    for mirror_id in mirror_ids:
-        by_scope.setdefault(snapshot.scope_of_group(mirror_id), []).append(mirror_id)
-    carried = set()
-    for target, ids in sorted(by_scope.items()):
-        scope = run.scope if target == snapshot.home else run.others.get(target)
-        if scope is None:
-            continue
-        try:
-            carried |= interface_groups(scope, ids)
-        except (BotoCoreError, ClientError, ResponseParserError) as e:
-            module.fail_json_aws(e, msg="Could not describe the network interfaces that carry the mirrors in %s (usage_audit)" % (
-                "this region" if target == snapshot.home else target.label))
-    return carried
 
 
 def scopes_result(run):

@@ -291,3 +291,26 @@ def test_targets_option_overrides_and_rewrites_the_tag(run_module, moto, ec2, ec
     moto.reset_calls()
     tagged = ok(run_module(MODULE, {"source_group": web}))
     assert tagged["changed"] is False and mutating(moto) == []
+
+
+def test_usage_audit_asks_each_mirrors_own_region(run_module, moto, ec2, ec2_client):
+    """A mirror in another region is in use when a network interface THERE carries it (asked in its scope, not the
+    module's own region, where no interface can carry it)."""
+    eu = ec2_client("eu-west-1")
+    source_vpc = make_vpc(ec2, "10.20.0.0/16", classiclink=False)
+    eu_target = make_vpc(eu, "10.30.0.0/16", classiclink=False)
+    make_group(ec2, "web", vpc_id=source_vpc, link=vpc_arn("eu-west-1", HOME_ACCOUNT, eu_target))
+    make_group(ec2, "idle", vpc_id=source_vpc, link=vpc_arn("eu-west-1", HOME_ACCOUNT, eu_target))
+    ok(run_module(MODULE, {"all_sources": True}))
+    web_mirror = group_named(eu, eu_target, "web")["GroupId"]
+    subnet = eu.create_subnet(VpcId=eu_target, CidrBlock="10.30.1.0/24")["Subnet"]["SubnetId"]
+    eu.create_network_interface(SubnetId=subnet, Groups=[web_mirror])
+
+    moto.reset_calls()
+    result = ok(run_module(MODULE, {"all_sources": True, "usage_audit": True}))
+
+    in_use = {entry["source_group_name"]: entry["mirror_in_use"] for entry in result["groups"]}
+    assert in_use == {"web": True, "idle": False}, in_use
+    assert result["mirrors_in_use"] == 1 and result["mirrors_total"] == 2
+    asked = [(call["region"], call["action"]) for call in moto.calls() if call["action"] == "DescribeNetworkInterfaces"]
+    assert asked == [("eu-west-1", "DescribeNetworkInterfaces")], asked
