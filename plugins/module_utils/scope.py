@@ -98,13 +98,17 @@ class Scope:
         self._fresh_retry = EC2Retry.jittered_backoff(**FRESH_RETRIES)
 
     @classmethod
-    def connect(cls, module, region: Optional[str] = None, credentials: Optional[dict] = None) -> "Scope":
-        """The scope of ``region`` (default: the module's) with ``credentials`` (default: the module's)."""
+    def connect(cls, module, region: Optional[str] = None, credentials: Optional[dict] = None, role_arn: Optional[str] = None,
+                target: Optional[TargetScope] = None) -> "Scope":
+        """The scope of ``region`` (default: the module's) with ``credentials`` (default: the module's): those of
+        ``role_arn`` when given; ``target``: its (partition, account, region) when known."""
         extra = dict(credentials or {})
         if region:
             extra["region"] = region
         client = module.client("ec2", retry_decorator=EC2Retry.jittered_backoff(**THROTTLE_RETRIES), **extra)
-        return cls(client, region or module.region, credentials)
+        scope = cls(client, region or module.region, credentials, role_arn)
+        scope.target = target
+        return scope
 
     @classmethod
     def of_module(cls, module) -> "Scope":
@@ -128,9 +132,7 @@ class Scope:
             module.fail_json_aws(exc, msg="scope account %s, region %s: could not %s" % (
                 account_id or role_account(role_arn) or "(of the credentials)", module.region,
                 "assume role %s" % role_arn if role_arn else "read the account of the credentials (sts:GetCallerIdentity)"))
-        scope = cls.connect(module, credentials=credentials)
-        scope.role_arn = role_arn
-        return scope
+        return cls.connect(module, credentials=credentials, role_arn=role_arn)
 
     def home_target(self, module, need_account: bool = True) -> TargetScope:
         """This (home) scope as a TargetScope: the account of O(role_arn), else O(account_id), else one
@@ -156,9 +158,7 @@ class Scope:
         ``{account}`` replaced) assumed with this scope's credentials. Nothing is called for a target without a usable role."""
         home = self.target
         if home is not None and target.account == home.account:
-            scope = Scope.connect(module, region=target.region, credentials=self.credentials)
-            scope.role_arn, scope.target = self.role_arn, target
-            return scope, None
+            return Scope.connect(module, target.region, self.credentials, self.role_arn, target), None
         role, why = role_arn_for(role_template, target)
         if why:
             return None, Problem("no_target_role", why)
@@ -167,9 +167,7 @@ class Scope:
         except (BotoCoreError, ClientError, ResponseParserError) as exc:
             return None, Problem("unreachable_scope", "%s: could not assume role %s (target_role_arn): %s" % (
                 target.label, role, error_text(exc)), aws_code(exc))
-        scope = Scope.connect(module, region=target.region, credentials=credentials)
-        scope.role_arn, scope.target = role, target
-        return scope, None
+        return Scope.connect(module, target.region, credentials, role, target), None
 
     def unreachable(self, exc: BaseException) -> Problem:
         """A scope whose describe failed: its pairs fail with this (account, region and role named)."""
