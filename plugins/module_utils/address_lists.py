@@ -380,10 +380,6 @@ class ListExecutor:
         return self.apply_deletions(plans)
 
 
-def apply_list_plans(scope: Scope, plans: Iterable[ListPlan], concurrency: int = DEFAULT_CONCURRENCY) -> Outcome:
-    return ListExecutor(scope, concurrency).apply(plans)
-
-
 # -- references=addresses: the lists a group plan needs -------------------------------------------
 
 

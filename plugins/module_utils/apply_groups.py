@@ -316,10 +316,6 @@ class GroupExecutor:
         self._each(removals, self.remove, "removing the mirror")
         return self.outcome
 
-    def apply(self, plan: Plan) -> Outcome:
-        self.apply_converging(plan)
-        return self.apply_removals(plan)
-
     def tag_records(self, plan: Plan) -> Outcome:
         """Last: each record source's mirroredTo record (and rewritten link tags), as the run left its mirrors:
         created ones by their ids, failed creates left out, mirrors that could not be deleted kept."""
@@ -362,24 +358,29 @@ class ScopedExecutor:
         self.list_executors: Dict[object, ListExecutor] = {}  # address lists, per scope (None: home)
 
     def _split(self, plan: Plan) -> Dict[object, Set[int]]:
+        """Pair indices per scope key (None: the home scope); a scope the run could not reach has no executor: its
+        pairs failed while planning."""
         split: Dict[object, Set[int]] = {}
         for index, pair in enumerate(plan.pairs):
-            key = pair.scope if pair.scope in self.executors else None
-            if pair.scope is not None and pair.scope not in self.executors:
-                continue  # a scope the run could not reach: its pairs failed while planning
-            split.setdefault(key, set()).add(index)
+            if pair.scope in self.executors:
+                split.setdefault(pair.scope, set()).add(index)
         return split
+
+    def _run_scopes(self, keys: Iterable[object], run: Callable[[object, int], None]) -> None:
+        """``run(key, concurrency)`` for each scope key (home first), the scopes in parallel within ``concurrency``
+        and their calls sharing it."""
+        keys = sorted(keys, key=lambda key: (key is not None, str(key)))
+        width = max(1, min(self.concurrency, len(keys)))
+        run_concurrently(keys, lambda key: run(key, max(1, self.concurrency // width)), width)
 
     def _each_scope(self, plan: Plan, phase: str) -> None:
         split = self._split(plan)
-        width = max(1, min(self.concurrency, len(split)))
-        for executor in self.executors.values():
-            executor.concurrency = max(1, self.concurrency // width)
 
-        def run(key) -> None:
+        def run(key, concurrency: int) -> None:
+            self.executors[key].concurrency = concurrency
             getattr(self.executors[key], phase)(plan, split[key])
 
-        run_concurrently(sorted(split, key=lambda key: (key is not None, str(key))), run, width)
+        self._run_scopes(split, run)
 
     def apply_converging(self, plan: Plan) -> Outcome:
         self._each_scope(plan, "apply_converging")
@@ -390,25 +391,18 @@ class ScopedExecutor:
         self.home.concurrency = self.concurrency
         return self.home.tag_records(plan)
 
-    def apply(self, plan: Plan) -> Outcome:
-        self.apply_converging(plan)
-        return self.apply_removals(plan)
-
     # -- address lists (references=addresses) -----------------------------------
 
     def _lists(self, lists: Mapping[object, Sequence[ListPlan]], phase: str) -> None:
-        work = sorted((key for key in lists if key in self.executors and lists[key]), key=lambda key: (key is not None, str(key)))
-        width = max(1, min(self.concurrency, len(work)))
-
-        def run(key) -> None:
+        def run(key, concurrency: int) -> None:
             executor = self.list_executors.get(key)
             if executor is None:
-                executor = self.list_executors[key] = ListExecutor(self.executors[key].scope, max(1, self.concurrency // width))
+                executor = self.list_executors[key] = ListExecutor(self.executors[key].scope, concurrency)
             getattr(executor, phase)(lists[key])
             for placeholder, list_id in executor.outcome.ids.items():
                 self.outcome.created_list(key, placeholder, list_id)
 
-        run_concurrently(work, run, width)
+        self._run_scopes([key for key in lists if key in self.executors and lists[key]], run)
 
     def apply_lists(self, lists: Mapping[object, Sequence[ListPlan]]) -> Outcome:
         """Create and true up the address lists of every scope (``lists``: scope key -> its list plans), before the
@@ -425,7 +419,3 @@ class ScopedExecutor:
         """Why a list of scope ``key`` failed (None: as planned, or not run)."""
         executor = self.list_executors.get(key)
         return executor.outcome.problem(plan.key) if executor is not None else None
-
-
-def apply_plan(scope: Scope, plan: Plan, concurrency: int = DEFAULT_CONCURRENCY) -> Outcome:
-    return GroupExecutor(scope, concurrency).apply(plan)
